@@ -1,0 +1,122 @@
+"""What people and tools do to a running service: schedules, sync-now, pause/resume, approvals.
+Shared by starter.py, the worker and the scenario runner, so all go through one path."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleIntervalSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleSpec,
+    ScheduleUpdate,
+    ScheduleUpdateInput,
+    WorkflowHandle,
+)
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
+
+from ops.temporal import RECON_ACCOUNT
+from reconciler.config import AccountConfig, Settings
+from reconciler.messages import (
+    GateState,
+    GateStatus,
+    HoldDecision,
+    HoldDecisionResult,
+    PauseRequest,
+    SyncCycleInput,
+    Thresholds,
+)
+from workflows.gate import GateWorkflow
+from workflows.sync_cycle import SyncCycleWorkflow
+
+
+def schedule_id(account: str) -> str:
+    return f"sync:{account}"
+
+
+def gate_id(shop: str) -> str:
+    return f"gate:{shop}"
+
+
+def cycle_input(settings: Settings, account: AccountConfig) -> SyncCycleInput:
+    return SyncCycleInput(account=account.name, shop=account.shop, rules=account.rules, clock=settings.clock,
+                          max_retry_interval_s=settings.activity_max_retry_interval_s)
+
+
+def gate_state(settings: Settings, shop: str) -> GateState:
+    return GateState(
+        shop=shop, poll_seconds=settings.gate_poll_seconds, max_retry_interval_s=settings.activity_max_retry_interval_s,
+        thresholds={a.name: Thresholds(units=a.rules.large_delta_units, pct=a.rules.large_delta_pct)
+                    for a in settings.accounts_of(shop)})
+
+
+def _schedule(settings: Settings, account: AccountConfig, interval: timedelta) -> Schedule:
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            SyncCycleWorkflow.run, cycle_input(settings, account), id=f"sync-cycle:{account.name}",
+            task_queue=settings.temporal.task_queue,
+            typed_search_attributes=TypedSearchAttributes([SearchAttributePair(RECON_ACCOUNT, account.name)]),
+            static_summary=f"Sync cycle for {account.name} ({account.marketplace} → {account.shop})"),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=interval)]),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+    )
+
+
+async def apply_schedules(client: Client, settings: Settings, *, interval: timedelta | None = None) -> list[str]:
+    """Create or update each account's schedule (idempotent). Returns what was done per schedule."""
+    every = interval or timedelta(minutes=settings.cycle_interval_minutes)
+    done = []
+    for account in settings.accounts:
+        sched = _schedule(settings, account, every)
+        sid = schedule_id(account.name)
+        try:
+            await client.create_schedule(sid, sched)
+            done.append(f"{sid}: created (every {every})")
+        except ScheduleAlreadyRunningError:
+            def _update(_: ScheduleUpdateInput, s: Schedule = sched) -> ScheduleUpdate:
+                return ScheduleUpdate(schedule=s)
+            await client.get_schedule_handle(sid).update(_update)
+            done.append(f"{sid}: updated (every {every})")
+    return done
+
+
+async def sync_now(client: Client, account: str) -> None:
+    """Run a cycle now, through the schedule: never a second concurrent cycle."""
+    await client.get_schedule_handle(schedule_id(account)).trigger(overlap=ScheduleOverlapPolicy.BUFFER_ONE)
+
+
+async def ensure_gate(client: Client, settings: Settings, shop: str) -> WorkflowHandle:
+    return await client.start_workflow(
+        GateWorkflow.run, gate_state(settings, shop), id=gate_id(shop), task_queue=settings.temporal.task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        static_summary=f"Single writer to Shopify shop {shop}")
+
+
+async def wake_gate(client: Client, settings: Settings, shop: str) -> None:
+    await client.start_workflow(
+        GateWorkflow.run, gate_state(settings, shop), id=gate_id(shop), task_queue=settings.temporal.task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING, start_signal="wake",
+        static_summary=f"Single writer to Shopify shop {shop}")
+
+
+async def pause(client: Client, shop: str, reason: str, by: str = "operator") -> None:
+    await client.get_workflow_handle(gate_id(shop)).signal(GateWorkflow.pause, PauseRequest(reason=reason, by=by))
+
+
+async def resume(client: Client, shop: str) -> None:
+    await client.get_workflow_handle(gate_id(shop)).signal(GateWorkflow.resume)
+
+
+async def decide(client: Client, shop: str, decision: HoldDecision, *, approve: bool) -> HoldDecisionResult:
+    handle = client.get_workflow_handle(gate_id(shop))
+    update = GateWorkflow.approve if approve else GateWorkflow.reject
+    return await handle.execute_update(update, decision, result_type=HoldDecisionResult)
+
+
+async def gate_status(client: Client, shop: str) -> GateStatus:
+    return await client.get_workflow_handle(gate_id(shop)).query(GateWorkflow.status, result_type=GateStatus)

@@ -1,0 +1,264 @@
+"""Configuration: a TOML file plus environment, validated as a whole.
+
+Secrets (LWA client secret, refresh tokens, Shopify access tokens) are never written in the file and
+never travel in workflow inputs: the file names the environment variables (or the keys of a secrets
+file) that hold them, and only the worker and the CLI read them.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import tomllib
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from reconciler.clock import Clock
+from reconciler.marketplaces import MARKETPLACES, Marketplace, marketplace
+from reconciler.models import ShipmentsSource
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot be used; the message names every bad field."""
+
+
+class Rules(BaseModel):
+    """Business settings of one account; scenario `config` blocks override these keys (and only these)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    shipments_source: ShipmentsSource = ShipmentsSource.ORDERS
+    track_unfulfillable: bool = True
+    inbound_decrements_warehouse: bool = True
+    large_delta_units: int = Field(default=50, ge=0)
+    large_delta_pct: float = Field(default=25, ge=0)
+    return_window_days: float = Field(default=45, gt=0)
+    reimbursement_window_days: float = Field(default=30, gt=0)
+    lost_research_days: float = Field(default=30, gt=0)
+    claim_window_days: float = Field(default=60, gt=0)
+    removal_overdue_days: float = Field(default=14, gt=0)
+    removal_auto_receive_days: float | None = Field(default=None, gt=0)
+    backfill_days: int = Field(default=7, ge=0, le=30)
+    ledger_min_interval_minutes: float = Field(default=30, ge=0, description="business minutes")
+    orders_min_interval_minutes: float = Field(default=2, ge=0, description="business minutes")
+
+
+class SkuOverride(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    msku: str = Field(min_length=1)
+    shopify_sku: str = Field(min_length=1)
+    pack: int = Field(default=1, ge=1)
+
+
+class SkuMap(BaseModel):
+    """Amazon MSKU → (Shopify SKU, pack). Equal SKU by default; overrides from config or a CSV
+    (`msku,shopify_sku,pack`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    overrides: list[SkuOverride] = Field(default_factory=list)
+
+    def resolve(self, msku: str) -> tuple[str, int]:
+        for o in self.overrides:
+            if o.msku == msku:
+                return o.shopify_sku, o.pack
+        return msku, 1
+
+    def as_dict(self) -> dict[str, tuple[str, int]]:
+        return {o.msku: (o.shopify_sku, o.pack) for o in self.overrides}
+
+    @staticmethod
+    def read_csv(path: Path) -> list[SkuOverride]:
+        out: list[SkuOverride] = []
+        with path.open(newline="") as f:
+            reader = csv.DictReader(f)
+            missing = {"msku", "shopify_sku"} - set(reader.fieldnames or [])
+            if missing:
+                raise ConfigError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
+            for line, row in enumerate(reader, start=2):
+                try:
+                    out.append(
+                        SkuOverride(
+                            msku=row["msku"], shopify_sku=row["shopify_sku"], pack=int(row.get("pack") or 1)
+                        )
+                    )
+                except (ValueError, ValidationError) as e:
+                    raise ConfigError(f"{path}:{line}: bad SKU map row {row!r}: {e}") from e
+        return out
+
+
+class ShopConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    domain: str = Field(min_length=3)
+    api_version: str = "2026-04"
+    access_token_env: str = Field(
+        min_length=1, description="environment variable holding the Admin API token"
+    )
+    base_url: str | None = None  # the sandbox; None = https://{domain}
+    warehouse_location: str = "Warehouse"
+    app_name: str = "fba-reconciler"
+
+
+class AccountConfig(BaseModel):
+    """One Amazon inventory pool (an FBA marketplace or a unified pool) and where it lands in Shopify."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    marketplace: str = "US"
+    shop: str
+    fba_location: str
+    lwa_client_id_env: str = "SP_API_LWA_CLIENT_ID"
+    lwa_client_secret_env: str = "SP_API_LWA_CLIENT_SECRET"
+    refresh_token_env: str = "SP_API_REFRESH_TOKEN"
+    endpoint: str | None = None  # the sandbox; None = Amazon's regional endpoint
+    lwa_endpoint: str | None = None
+    rules: Rules = Field(default_factory=Rules)
+    sku_map: SkuMap = Field(default_factory=SkuMap)
+    sku_map_csv: Path | None = None
+
+    @field_validator("marketplace")
+    @classmethod
+    def _known_marketplace(cls, v: str) -> str:
+        if v.upper() not in MARKETPLACES:
+            raise ValueError(f"unknown marketplace {v!r}; known: {', '.join(sorted(MARKETPLACES))}")
+        return v.upper()
+
+    @property
+    def market(self) -> Marketplace:
+        return marketplace(self.marketplace)
+
+
+class TemporalConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    address: str = "127.0.0.1:7233"
+    namespace: str = "default"
+    task_queue: str = "fba-reconciler"
+    tls: bool = False
+    api_key_env: str | None = None
+    ui_url: str = "http://127.0.0.1:8233"
+
+
+class Settings(BaseSettings):
+    """The whole configuration. Environment variables `RECON_…` (nested with `__`) override the file."""
+
+    model_config = SettingsConfigDict(env_prefix="RECON_", env_nested_delimiter="__", extra="forbid")
+
+    temporal: TemporalConfig = Field(default_factory=TemporalConfig)
+    ledger_url: str = "sqlite:///fba-reconciler.db"
+    cycle_interval_minutes: float = Field(default=15, gt=0)
+    gate_poll_seconds: float = Field(
+        default=60, gt=0, description="real seconds between gate passes when idle"
+    )
+    clock: Clock = Field(default_factory=Clock)
+    activity_max_retry_interval_s: float = Field(default=60, gt=0)
+    http_timeout_s: float = Field(default=30, gt=0, description="per request, Shopify and Amazon")
+    secrets_file: Path | None = None
+    shops: list[ShopConfig]
+    accounts: list[AccountConfig]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        problems = []
+        shop_names = [s.name for s in self.shops]
+        if len(set(shop_names)) != len(shop_names):
+            problems.append("shops: duplicate shop names")
+        names = [a.name for a in self.accounts]
+        if len(set(names)) != len(names):
+            problems.append("accounts: duplicate account names")
+        for i, a in enumerate(self.accounts):
+            if a.shop not in shop_names:
+                problems.append(
+                    f"accounts[{i}].shop: {a.shop!r} is not one of the configured shops {shop_names}"
+                )
+        if not self.ledger_url.startswith(("sqlite", "postgresql")):
+            problems.append(f"ledger_url: {self.ledger_url!r} must be a sqlite:// or postgresql:// URL")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def shop(self, name: str) -> ShopConfig:
+        return next(s for s in self.shops if s.name == name)
+
+    def account(self, name: str) -> AccountConfig:
+        for a in self.accounts:
+            if a.name == name:
+                return a
+        raise ConfigError(f"no account named {name!r}; configured: {[a.name for a in self.accounts]}")
+
+    def accounts_of(self, shop: str) -> list[AccountConfig]:
+        return [a for a in self.accounts if a.shop == shop]
+
+    # --- secrets --------------------------------------------------------------------------------
+    def secret(self, env_name: str) -> SecretStr:
+        value = os.environ.get(env_name)
+        if value is None and self.secrets_file is not None:
+            value = _read_secrets_file(self.secrets_file).get(env_name)
+        if not value:
+            where = f"the environment or {self.secrets_file}" if self.secrets_file else "the environment"
+            raise ConfigError(f"secret {env_name} is not set in {where}")
+        return SecretStr(value)
+
+    def retry_cap(self) -> timedelta:
+        return timedelta(seconds=self.activity_max_retry_interval_s)
+
+
+def _read_secrets_file(path: Path) -> dict[str, str]:
+    text = path.read_text()
+    if path.suffix == ".toml":
+        return {k: str(v) for k, v in tomllib.loads(text).items()}
+    out = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            k, v = line.split("=", 1)
+            out[k.strip()] = v.strip().strip('"')
+    return out
+
+
+def format_validation_error(e: ValidationError, source: str) -> str:
+    lines = [f"{source}: {e.error_count()} problem(s):"]
+    for err in e.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        lines.append(f"  - {where}: {err['msg']} (got {err.get('input')!r})"[:300])
+    return "\n".join(lines)
+
+
+def load_settings(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Settings:
+    """Read the TOML file (default: $RECON_CONFIG or ./recon.toml), apply env, validate everything."""
+    path = Path(path or os.environ.get("RECON_CONFIG", "recon.toml"))
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} not found (set RECON_CONFIG or pass --config)") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    data.update(overrides or {})
+    try:
+        settings = Settings(**data)
+    except ValidationError as e:
+        raise ConfigError(format_validation_error(e, str(path))) from None
+    # CSV SKU maps are merged into the account's overrides here, so workflows get one plain model.
+    for i, account in enumerate(settings.accounts):
+        if account.sku_map_csv is not None:
+            csv_path = (
+                account.sku_map_csv
+                if account.sku_map_csv.is_absolute()
+                else path.parent / account.sku_map_csv
+            )
+            extra = SkuMap.read_csv(csv_path)
+            settings.accounts[i] = account.model_copy(
+                update={"sku_map": SkuMap(overrides=[*account.sku_map.overrides, *extra])}
+            )
+    return settings

@@ -1,0 +1,147 @@
+"""Inputs, outputs, signals and updates of the workflows and activities.
+
+Small by design: ids and counts travel through Temporal, bulk data stays in the ledger.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field, field_validator
+
+from reconciler.clock import Clock
+from reconciler.config import Rules
+
+
+class SyncCycleInput(BaseModel):
+    account: str
+    shop: str
+    rules: Rules
+    clock: Clock
+    max_retry_interval_s: float = 60
+
+
+class StreamRequest(BaseModel):
+    account: str
+    rules: Rules
+    clock: Clock
+
+
+class StreamOutcome(BaseModel):
+    stream: str
+    skipped: str | None = None  # why the stream was not read this cycle
+    status: str = "ok"  # ok | cancelled | fatal
+    rows_read: int = 0
+    rows_new: int = 0
+    effects: int = 0
+    quarantined: int = 0
+    issues: int = 0
+
+
+class CycleRecord(BaseModel):
+    account: str
+    workflow_id: str
+    run_id: str
+    started_at: datetime
+    outcomes: list[StreamOutcome]
+
+
+class CycleSummary(BaseModel):
+    account: str
+    outcomes: list[StreamOutcome]
+
+    @property
+    def effects(self) -> int:
+        return sum(o.effects for o in self.outcomes)
+
+    def sentence(self) -> str:
+        parts = []
+        for o in self.outcomes:
+            if o.skipped:
+                parts.append(f"{o.stream}: skipped ({o.skipped})")
+            else:
+                parts.append(f"{o.stream}: {o.status}, {o.rows_new} new of {o.rows_read} rows, "
+                             f"{o.effects} effects, {o.quarantined} quarantined")
+        return "; ".join(parts) or "nothing due"
+
+
+# --- the gate ------------------------------------------------------------------------------------
+
+
+class Thresholds(BaseModel):
+    units: int
+    pct: float
+
+
+class GateState(BaseModel):
+    """Everything the gate carries across continue-as-new."""
+
+    shop: str
+    thresholds: dict[str, Thresholds]  # per account
+    poll_seconds: float = 60
+    max_retry_interval_s: float = 60
+    paused: bool = False
+    pause_reason: str | None = None
+    paused_at: datetime | None = None
+    passes: int = 0
+    effects_applied: int = 0
+    last_pass_at: datetime | None = None
+
+
+class PauseRequest(BaseModel):
+    reason: str = Field(default="paused by an operator", min_length=1)
+    by: str = "operator"
+
+
+class HoldDecision(BaseModel):
+    hold_ids: list[int]
+    by: str
+    note: str | None = None
+
+    @field_validator("hold_ids")
+    @classmethod
+    def _unique(cls, v: list[int]) -> list[int]:
+        return sorted(set(v))
+
+
+class HoldDecisionRequest(HoldDecision):
+    shop: str
+    approve: bool
+
+
+class HoldDecisionResult(BaseModel):
+    resolved: list[int] = Field(default_factory=list)
+    not_open: list[int] = Field(default_factory=list)  # unknown, already decided, or of another shop
+
+
+class GateStatus(BaseModel):
+    shop: str
+    paused: bool
+    pause_reason: str | None
+    paused_at: datetime | None
+    passes: int
+    effects_applied: int
+    last_pass_at: datetime | None
+
+
+class PlanRequest(BaseModel):
+    shop: str
+    thresholds: dict[str, Thresholds]
+    max_effects: int = 50_000
+
+
+class PlanResult(BaseModel):
+    attempt_ids: list[int] = Field(default_factory=list)
+    effects_planned: int = 0
+    effects_held: int = 0
+    effects_netted_to_zero: int = 0
+    more: bool = False  # more pending effects than one pass takes
+
+
+class AttemptResult(BaseModel):
+    attempt_id: int
+    state: str  # succeeded | stale | failed | expired | split | not_open
+    next_attempt_id: int | None = None
+    effects_applied: int = 0
+    effects_failed: int = 0
+    message: str | None = None

@@ -1,0 +1,196 @@
+"""Domain models shared by the rules, the ledger, the integrations and the workflows.
+
+Plain pydantic: no Temporal, no HTTP, no ORM.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+
+class Disposition(StrEnum):
+    SELLABLE = "SELLABLE"
+    DEFECTIVE = "DEFECTIVE"
+    CUSTOMER_DAMAGED = "CUSTOMER_DAMAGED"
+    DISTRIBUTOR_DAMAGED = "DISTRIBUTOR_DAMAGED"
+    WAREHOUSE_DAMAGED = "WAREHOUSE_DAMAGED"
+    CARRIER_DAMAGED = "CARRIER_DAMAGED"
+    EXPIRED = "EXPIRED"
+
+
+class LedgerEventType(StrEnum):
+    SHIPMENTS = "Shipments"
+    CUSTOMER_RETURNS = "CustomerReturns"
+    ADJUSTMENTS = "Adjustments"
+    RECEIPTS = "Receipts"
+    WHSE_TRANSFERS = "WhseTransfers"
+    VENDOR_RETURNS = "VendorReturns"
+
+
+class LocationRole(StrEnum):
+    FBA = "fba"
+    WAREHOUSE = "warehouse"
+
+
+class QuantityName(StrEnum):
+    AVAILABLE = "available"
+    DAMAGED = "damaged"
+    INCOMING = "incoming"
+    ON_HAND = "on_hand"
+
+
+class ShopifyReason(StrEnum):
+    """The `reason` values of inventoryAdjustQuantities the product uses (ARCHITECTURE §3)."""
+
+    CORRECTION = "correction"
+    RESTOCK = "restock"
+    SHRINKAGE = "shrinkage"
+    RECEIVED = "received"
+    DAMAGED = "damaged"
+    MOVEMENT_CREATED = "movement_created"
+    MOVEMENT_RECEIVED = "movement_received"
+
+
+class EffectState(StrEnum):
+    PENDING = "pending"
+    HELD = "held"
+    APPROVED = "approved"
+    IN_FLIGHT = "in_flight"
+    APPLIED = "applied"
+    REJECTED = "rejected"
+    FAILED = "failed"
+
+
+class ShipmentsSource(StrEnum):
+    ORDERS = "orders"
+    LEDGER = "ledger"
+
+
+# --- Amazon side -------------------------------------------------------------------------------
+
+
+class LedgerRow(BaseModel):
+    """One row of GET_LEDGER_DETAIL_VIEW_DATA. `date` is the marketplace-local date Amazon printed."""
+
+    date: date
+    fnsku: str
+    asin: str = ""
+    msku: str
+    title: str = ""
+    event_type: str
+    reference_id: str = ""
+    quantity: int
+    fulfillment_center: str = ""
+    disposition: str
+    reason: str = ""
+    country: str = ""
+    line_no: int = 0  # 1-based line in the report document, for error messages
+
+    def identity(self) -> tuple[str, ...]:
+        """What makes two rows "the same row" (ARCHITECTURE §4.2). Never includes columns that
+        change over time (reconciled quantities, titles)."""
+        return (
+            self.date.isoformat(),
+            self.fnsku,
+            self.msku,
+            self.event_type,
+            self.reference_id,
+            self.fulfillment_center,
+            self.disposition,
+            self.reason,
+            str(self.quantity),
+        )
+
+
+class ParseIssue(BaseModel):
+    """A line of a report that could not be read; quarantined, never dropped silently."""
+
+    line_no: int
+    message: str
+    raw: str
+
+
+class LedgerParseResult(BaseModel):
+    rows: list[LedgerRow] = Field(default_factory=list)
+    issues: list[ParseIssue] = Field(default_factory=list)
+
+
+class ReportStatus(BaseModel):
+    report_id: str
+    processing_status: str  # IN_QUEUE | IN_PROGRESS | DONE | CANCELLED | FATAL
+    document_id: str | None = None
+
+
+class OrderItemShipment(BaseModel):
+    """An FBA order item and the cumulative quantity Amazon has shipped of it so far."""
+
+    order_id: str
+    order_item_id: str
+    msku: str
+    quantity_ordered: int
+    quantity_shipped: int
+    order_status: str
+    last_updated: datetime
+
+
+# --- Shopify side --------------------------------------------------------------------------------
+
+
+class InventoryChange(BaseModel):
+    """One entry of `InventoryAdjustQuantitiesInput.changes` (Shopify's InventoryChangeInput)."""
+
+    inventory_item_id: str
+    location_id: str
+    delta: int
+    change_from_quantity: int | None
+    ledger_document_uri: str | None = None
+
+
+class AdjustRequest(BaseModel):
+    """One `inventoryAdjustQuantities` call: one name, one reason, one ledger document, ≤250 changes."""
+
+    name: str
+    reason: str
+    reference_document_uri: str
+    changes: list[InventoryChange]
+
+
+class UserError(BaseModel):
+    field: list[str] | None = None
+    message: str
+    code: str | None = None
+
+    def change_index(self) -> int | None:
+        """Index into `input.changes` the error is about, when Shopify says."""
+        for part in self.field or []:
+            if part.isdigit():
+                return int(part)
+        return None
+
+
+class AppliedChange(BaseModel):
+    inventory_item_id: str
+    location_id: str
+    name: str
+    delta: int
+    quantity_after_change: int | None = None
+
+
+class AdjustOutcome(BaseModel):
+    """Shopify's answer to one attempt: either a group (success) or user errors."""
+
+    group_id: str | None = None
+    changes: list[AppliedChange] = Field(default_factory=list)
+    user_errors: list[UserError] = Field(default_factory=list)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.group_id is not None and not self.user_errors
+
+
+class QuantityKey(BaseModel, frozen=True):
+    inventory_item_id: str
+    location_id: str

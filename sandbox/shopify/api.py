@@ -1,0 +1,481 @@
+"""The simulator's GraphQL layer: `schema.graphql` (a faithful subset of the real Admin API schema)
+made executable with graphql-core over a `ShopifyWorld`, plus Shopify-style query cost.
+"""
+
+from __future__ import annotations
+
+import base64
+import inspect
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    ExecutionResult,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLInterfaceType,
+    GraphQLList,
+    GraphQLObjectType,
+    GraphQLResolveInfo,
+    GraphQLSchema,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    build_schema,
+    execute,
+    get_named_type,
+    get_nullable_type,
+    is_leaf_type,
+    parse,
+    validate,
+)
+from graphql.execution.values import get_argument_values, get_directive_values, get_variable_values
+
+from sandbox.shopify.world import (
+    QUERYABLE_NAMES,
+    AdjustInputError,
+    ShopifyWorld,
+    SimItem,
+    SimLevel,
+    SimQuantity,
+    SimVariant,
+)
+
+SCHEMA_PATH = Path(__file__).with_name("schema.graphql")
+MAX_QUERY_COST = 1000  # Shopify's single-query limit
+MUTATION_COST = 10
+MAX_PAGE = 250
+
+
+def load_schema() -> GraphQLSchema:
+    return build_schema(SCHEMA_PATH.read_text())
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def default_resolver(source: Any, info: GraphQLResolveInfo, **_: Any) -> Any:
+    """Dicts by key; objects by the snake_case attribute of the camelCase field."""
+    name = info.field_name
+    if isinstance(source, dict):
+        return source.get(name)
+    return getattr(source, _snake(name), None)
+
+
+# --- connections and search ------------------------------------------------------------------------
+
+
+def _cursor(index: int) -> str:
+    return base64.b64encode(f"cursor:{index}".encode()).decode()
+
+
+def _uncursor(cursor: str) -> int:
+    try:
+        return int(base64.b64decode(cursor).decode().split(":", 1)[1])
+    except Exception as e:
+        raise GraphQLError(f"Invalid cursor {cursor!r}.") from e
+
+
+def connection(
+    items: list[Any],
+    first: int | None = None,
+    after: str | None = None,
+    last: int | None = None,
+    before: str | None = None,
+    reverse: bool = False,
+    **_: Any,
+) -> dict[str, Any]:
+    if first is None and last is None:
+        raise GraphQLError("you must provide one of first or last", extensions={"code": "BAD_REQUEST"})
+    for n in (first, last):
+        if n is not None and not 0 <= n <= MAX_PAGE:
+            raise GraphQLError(
+                f"first and last must be between 0 and {MAX_PAGE}", extensions={"code": "BAD_REQUEST"}
+            )
+    indexed = list(enumerate(reversed(items) if reverse else items))
+    if after is not None:
+        start = _uncursor(after)
+        indexed = [p for p in indexed if p[0] > start]
+    if before is not None:
+        end = _uncursor(before)
+        indexed = [p for p in indexed if p[0] < end]
+    has_next = has_previous = False
+    if first is not None:
+        has_next = len(indexed) > first
+        indexed = indexed[:first]
+    if last is not None:
+        has_previous = len(indexed) > last
+        indexed = indexed[-last:] if last else []
+    edges = [{"cursor": _cursor(i), "node": node} for i, node in indexed]
+    return {
+        "edges": edges,
+        "nodes": [e["node"] for e in edges],
+        "pageInfo": {
+            "hasNextPage": has_next,
+            "hasPreviousPage": has_previous or (after is not None and bool(indexed) and indexed[0][0] > 0),
+            "startCursor": edges[0]["cursor"] if edges else None,
+            "endCursor": edges[-1]["cursor"] if edges else None,
+        },
+    }
+
+
+_TERM = re.compile(
+    r'\s*(?:(?P<field>[a-z_]+):(?:"(?P<dq>(?:[^"\\]|\\.)*)"|\'(?P<sq>(?:[^\'\\]|\\.)*)\'|(?P<bare>[^\s]+))'
+    r"|(?P<word>[^\s]+))"
+)
+
+
+def search_terms(query: str | None) -> list[list[tuple[str, str]]]:
+    """Shopify search syntax, the part the product uses: `field:value` terms (values bare or quoted,
+    backslash escapes), joined by OR (groups) and AND/space (within a group)."""
+    if not query or not query.strip():
+        return []
+    groups: list[list[tuple[str, str]]] = [[]]
+    pos = 0
+    while pos < len(query):
+        m = _TERM.match(query, pos)
+        if not m or m.end() == pos:
+            break
+        pos = m.end()
+        if m.group("word") is not None:
+            word = m.group("word")
+            if word == "OR":
+                groups.append([])
+            elif word != "AND":
+                groups[-1].append(("default", word))
+            continue
+        raw = next(v for v in (m.group("dq"), m.group("sq"), m.group("bare")) if v is not None)
+        value = re.sub(r"\\(.)", r"\1", raw)
+        groups[-1].append((m.group("field"), value))
+    return [g for g in groups if g]
+
+
+def matches(groups: list[list[tuple[str, str]]], values: dict[str, str | None]) -> bool:
+    if not groups:
+        return True
+    for group in groups:
+        ok = True
+        for name, value in group:
+            actual = values.get(name) if name != "default" else " ".join(v or "" for v in values.values())
+            if (
+                actual is None
+                or (name == "default" and value.lower() not in actual.lower())
+                or (name != "default" and actual != value)
+            ):
+                ok = False
+        if ok:
+            return True
+    return False
+
+
+def _legacy(gid: str) -> str:
+    return gid.rsplit("/", 1)[-1].split("?", 1)[0]
+
+
+# --- resolvers -------------------------------------------------------------------------------------
+
+
+class Resolvers:
+    def __init__(self, world: ShopifyWorld, schema: GraphQLSchema) -> None:
+        self.world = world
+        self.idempotent = schema.get_directive("idempotent")
+
+    # QueryRoot
+    def locations(self, _root, _info, includeLegacy=False, includeInactive=False, query=None, **page):
+        terms = search_terms(query)
+        items = [
+            loc
+            for loc in self.world.locations.values()
+            if (includeInactive or loc.is_active)
+            and matches(terms, {"name": loc.name, "id": _legacy(loc.id)})
+        ]
+        return connection(items, **page)
+
+    def location(self, _root, _info, id=None):
+        if id is None:
+            return next(iter(self.world.locations.values()), None)
+        return self.world.locations.get(id)
+
+    def product_variants(self, _root, _info, query=None, **page):
+        terms = search_terms(query)
+        items = [
+            SimVariant(i)
+            for i in self.world.items.values()
+            if matches(terms, {"sku": i.sku, "id": _legacy(i.variant_id), "title": i.display_name})
+        ]
+        return connection(items, **page)
+
+    def product_variant(self, _root, _info, id):
+        node = self.world.node(id)
+        return node if isinstance(node, SimVariant) else None
+
+    def inventory_items(self, _root, _info, query=None, **page):
+        terms = search_terms(query)
+        items = [i for i in self.world.items.values() if matches(terms, {"sku": i.sku, "id": _legacy(i.id)})]
+        return connection(items, **page)
+
+    def inventory_item(self, _root, _info, id):
+        return self.world.items.get(id)
+
+    def inventory_level_by_id(self, _root, _info, id):
+        node = self.world.node(id)
+        return node if isinstance(node, SimLevel) else None
+
+    def node(self, _root, _info, id):
+        return self.world.node(id)
+
+    def nodes(self, _root, _info, ids):
+        if len(ids) > MAX_PAGE:
+            raise GraphQLError(
+                f"The input array size of {len(ids)} is greater than the maximum allowed of {MAX_PAGE}.",
+                extensions={"code": "MAX_INPUT_SIZE_EXCEEDED"},
+            )
+        return [self.world.node(i) for i in ids]
+
+    # Location / InventoryItem
+    def location_inventory_level(self, location, _info, inventoryItemId):
+        return self.world.level(inventoryItemId, location.id)
+
+    def location_inventory_levels(self, location, _info, query=None, **page):
+        levels = [lv for (_, loc), lv in self.world.levels.items() if loc == location.id]
+        return connection(levels, **page)
+
+    def item_inventory_level(self, item: SimItem, _info, locationId):
+        return self.world.level(item.id, locationId)
+
+    def item_inventory_levels(self, item: SimItem, _info, query=None, **page):
+        levels = [lv for (it, _), lv in self.world.levels.items() if it == item.id]
+        return connection(levels, **page)
+
+    def item_variants(self, item: SimItem, _info, **page):
+        return connection([SimVariant(item)], **page)
+
+    def item_duplicate_sku_count(self, item: SimItem, _info):
+        return len(self.world.items_with_sku(item.sku)) - 1
+
+    # InventoryLevel
+    def level_quantities(self, level: SimLevel, _info, names):
+        unknown = [n for n in names if n not in QUERYABLE_NAMES]
+        if unknown:
+            raise GraphQLError(
+                f"Invalid quantity name(s): {', '.join(unknown)}.", extensions={"code": "BAD_REQUEST"}
+            )
+        return [SimQuantity(level, n) for n in names]
+
+    # InventoryAdjustmentGroup
+    def group_changes(self, group, _info, inventoryItemIds=None, locationIds=None, quantityNames=None):
+        return [
+            c
+            for c in group.changes
+            if (inventoryItemIds is None or c.item.id in inventoryItemIds)
+            and (locationIds is None or c.location.id in locationIds)
+            and (quantityNames is None or c.name in quantityNames)
+        ]
+
+    # Mutation
+    async def inventory_adjust_quantities(self, _root, info: GraphQLResolveInfo, input):
+        directives = get_directive_values(self.idempotent, info.field_nodes[0], info.variable_values)
+        key = directives["key"] if directives else None
+        try:
+            return await self.world.adjust_quantities(input, key)
+        except AdjustInputError as e:
+            raise GraphQLError(str(e), extensions={"code": e.code}) from e
+
+    def wire(self, schema: GraphQLSchema) -> None:
+        table = {
+            ("QueryRoot", "locations"): self.locations,
+            ("QueryRoot", "location"): self.location,
+            ("QueryRoot", "productVariants"): self.product_variants,
+            ("QueryRoot", "productVariant"): self.product_variant,
+            ("QueryRoot", "inventoryItems"): self.inventory_items,
+            ("QueryRoot", "inventoryItem"): self.inventory_item,
+            ("QueryRoot", "inventoryLevel"): self.inventory_level_by_id,
+            ("QueryRoot", "node"): self.node,
+            ("QueryRoot", "nodes"): self.nodes,
+            ("Location", "inventoryLevel"): self.location_inventory_level,
+            ("Location", "inventoryLevels"): self.location_inventory_levels,
+            ("InventoryItem", "inventoryLevel"): self.item_inventory_level,
+            ("InventoryItem", "inventoryLevels"): self.item_inventory_levels,
+            ("InventoryItem", "variants"): self.item_variants,
+            ("InventoryItem", "duplicateSkuCount"): self.item_duplicate_sku_count,
+            ("InventoryLevel", "quantities"): self.level_quantities,
+            ("InventoryAdjustmentGroup", "changes"): self.group_changes,
+            ("Mutation", "inventoryAdjustQuantities"): self.inventory_adjust_quantities,
+        }
+        for (type_name, field_name), fn in table.items():
+            gtype = schema.get_type(type_name)
+            assert isinstance(gtype, GraphQLObjectType), type_name
+            gtype.fields[field_name].resolve = fn
+        for type_ in schema.type_map.values():
+            if isinstance(type_, GraphQLInterfaceType):
+                type_.resolve_type = lambda obj, _info, _t: getattr(obj, "typename", None)
+
+
+# --- cost ------------------------------------------------------------------------------------------
+
+
+def _list_size(field_name: str, args: dict[str, Any]) -> int:
+    """`nodes(ids:)` costs per id; other plain lists of objects count as one object."""
+    if field_name == "nodes" and isinstance(args.get("ids"), list):
+        return len(args["ids"])
+    return 1
+
+
+class CostCalculator:
+    """Shopify's requested query cost, approximately: scalars and enums 0, objects 1, connections
+    2 + first × (cost of one node), `nodes(ids:)` per id, other lists as one object, mutations 10."""
+
+    def __init__(
+        self, schema: GraphQLSchema, fragments: dict[str, FragmentDefinitionNode], variables: dict[str, Any]
+    ):
+        self.schema = schema
+        self.fragments = fragments
+        self.variables = variables
+
+    def operation(self, op: OperationDefinitionNode) -> int:
+        if op.operation == OperationType.MUTATION:
+            return MUTATION_COST
+        root = self.schema.query_type
+        assert root is not None
+        return self.selection(root, op.selection_set)
+
+    def selection(self, parent: Any, selection_set: SelectionSetNode | None, page: int = 1) -> int:
+        if selection_set is None:
+            return 0
+        total = 0
+        for sel in selection_set.selections:
+            if isinstance(sel, FieldNode):
+                total += self.field(parent, sel, page)
+            elif isinstance(sel, InlineFragmentNode):
+                cond = self.schema.get_type(sel.type_condition.name.value) if sel.type_condition else parent
+                total += self.selection(cond, sel.selection_set, page)
+            elif isinstance(sel, FragmentSpreadNode):
+                frag = self.fragments.get(sel.name.value)
+                if frag:
+                    total += self.selection(
+                        self.schema.get_type(frag.type_condition.name.value), frag.selection_set, page
+                    )
+        return total
+
+    def field(self, parent: Any, node: FieldNode, page: int) -> int:
+        name = node.name.value
+        fields = getattr(parent, "fields", None)
+        if name.startswith("__") or not fields or name not in fields:
+            return 0
+        definition = fields[name]
+        named = get_named_type(definition.type)
+        if is_leaf_type(named):
+            return 0
+        try:
+            args = get_argument_values(definition, node, self.variables)
+        except GraphQLError:
+            args = {}
+        if named.name.endswith("Connection"):
+            size = args.get("first") or args.get("last") or 0
+            return 2 + self.selection(named, node.selection_set, page=size)
+        if isinstance(get_nullable_type(definition.type), GraphQLList):
+            size = (
+                page
+                if named.name.endswith("Edge") or (name == "nodes" and parent.name.endswith("Connection"))
+                else _list_size(name, args)
+            )
+            return size * (1 + self.selection(named, node.selection_set))
+        return 1 + self.selection(named, node.selection_set)
+
+
+def _count_objects(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + sum(_count_objects(v) for v in value.values())
+    if isinstance(value, list):
+        return sum(_count_objects(v) for v in value)
+    return 0
+
+
+# --- the pipeline ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Prepared:
+    document: DocumentNode
+    operation: OperationDefinitionNode
+    variables: dict[str, Any]
+    operation_name: str | None
+    cost: int
+
+    @property
+    def is_mutation(self) -> bool:
+        return self.operation.operation == OperationType.MUTATION
+
+
+class ShopifyGraphQL:
+    def __init__(self, world: ShopifyWorld) -> None:
+        self.world = world
+        self.schema = load_schema()
+        Resolvers(world, self.schema).wire(self.schema)
+
+    def prepare(self, payload: Any) -> Prepared | list[dict[str, Any]]:
+        """Parse, validate and price one request; a list of GraphQL errors when it cannot run."""
+        if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
+            return [{"message": "Parameter 'query' is required.", "extensions": {"code": "BAD_REQUEST"}}]
+        variables = payload.get("variables") or {}
+        name = payload.get("operationName")
+        try:
+            document = parse(payload["query"])
+        except GraphQLError as e:
+            return [e.formatted]
+        errors = validate(self.schema, document)
+        if errors:
+            return [{**e.formatted, "extensions": {"code": "GRAPHQL_VALIDATION_FAILED"}} for e in errors]
+        ops = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+        chosen = [o for o in ops if name is None or (o.name and o.name.value == name)]
+        if len(chosen) != 1:
+            return [
+                {
+                    "message": "Could not determine the operation to run.",
+                    "extensions": {"code": "BAD_REQUEST"},
+                }
+            ]
+        op = chosen[0]
+        coerced = get_variable_values(self.schema, op.variable_definitions or (), variables)
+        if isinstance(coerced, list):
+            return [e.formatted for e in coerced]
+        fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+        cost = CostCalculator(self.schema, fragments, coerced).operation(op)
+        if cost > MAX_QUERY_COST:
+            return [
+                {
+                    "message": f"Query cost is {cost}, which exceeds the single query max cost limit ({MAX_QUERY_COST}).",
+                    "extensions": {"code": "MAX_COST_EXCEEDED", "cost": cost, "maxCost": MAX_QUERY_COST},
+                }
+            ]
+        return Prepared(document, op, variables, op.name.value if op.name else None, cost)
+
+    async def execute(self, prepared: Prepared) -> tuple[dict[str, Any], int]:
+        """Run a prepared request. Returns the response body (without extensions) and its actual cost."""
+        result = execute(
+            self.schema,
+            prepared.document,
+            variable_values=prepared.variables,
+            operation_name=prepared.operation_name,
+            field_resolver=default_resolver,
+        )
+        if inspect.isawaitable(result):
+            result = await result
+        assert isinstance(result, ExecutionResult)
+        body: dict[str, Any] = {"data": result.data}
+        if result.errors:
+            body["errors"] = [e.formatted for e in result.errors]
+        actual = (
+            MUTATION_COST if prepared.is_mutation else min(prepared.cost, 1 + _count_objects(result.data))
+        )
+        return body, actual
+
+
+__all__ = ["Prepared", "ShopifyGraphQL", "connection", "load_schema", "search_terms"]

@@ -1,0 +1,226 @@
+"""The SP-API simulator's answers hold to Amazon's published models in ../shared/contracts/sp-api.
+
+Each response body is validated against its Swagger 2.0 definition with jsonschema (Draft 4, the
+dialect Swagger 2.0 uses), `$ref`s resolved inside the model file. Objects are checked strictly: a
+property the model does not define is an error, so the simulator cannot drift from the contract.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+from datetime import timedelta
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.amazon_helpers import load_scenario, running_world
+
+CONTRACTS = Path(__file__).resolve().parents[1].parent / "shared/contracts"
+SP_API = CONTRACTS / "sp-api"
+
+pytestmark = pytest.mark.skipif(
+    not SP_API.is_dir(), reason=f"SP-API contracts not found at {SP_API} (../shared/contracts is absent)"
+)
+jsonschema = pytest.importorskip("jsonschema", reason="jsonschema is needed for the contract tests")
+
+# LWA is not an SP-API model; this is the documented token response (Login with Amazon docs).
+LWA_TOKEN_SCHEMA = {
+    "type": "object",
+    "required": ["access_token", "token_type", "expires_in"],
+    "additionalProperties": False,
+    "properties": {
+        "access_token": {"type": "string", "pattern": "^Atza\\|"},
+        "refresh_token": {"type": "string", "pattern": "^Atzr\\|"},
+        "token_type": {"enum": ["bearer"]},
+        "expires_in": {"type": "integer", "minimum": 1},
+    },
+}
+
+
+def _strict(node: Any) -> Any:
+    if isinstance(node, dict):
+        node = {k: _strict(v) for k, v in node.items()}
+        if "properties" in node and "additionalProperties" not in node:
+            node["additionalProperties"] = False
+        return node
+    if isinstance(node, list):
+        return [_strict(v) for v in node]
+    return node
+
+
+@cache
+def _model(file: str) -> dict[str, Any]:
+    return json.loads((SP_API / file).read_text())
+
+
+def validate(file: str, definition: str, body: Any) -> None:
+    model = _model(file)
+    schema = {
+        "$ref": f"#/definitions/{definition}",
+        "definitions": _strict(copy.deepcopy(model["definitions"])),
+    }
+    validator = jsonschema.Draft4Validator(schema, format_checker=jsonschema.Draft4Validator.FORMAT_CHECKER)
+    errors = sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path))
+    assert not errors, "\n".join(f"{list(e.absolute_path)}: {e.message}" for e in errors[:10])
+
+
+def operation(file: str, path: str, method: str) -> dict[str, Any]:
+    return _model(file)["paths"][path][method]
+
+
+def response_definition(file: str, path: str, method: str, status: int) -> str:
+    return operation(file, path, method)["responses"][str(status)]["schema"]["$ref"].rsplit("/", 1)[-1]
+
+
+async def _token(http: httpx.AsyncClient, base: str, world) -> dict[str, Any]:
+    response = await http.post(
+        f"{base}/auth/o2/token",
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": world.refresh_token,
+            "client_id": world.client_id,
+            "client_secret": world.client_secret,
+        },
+    )
+    assert response.status_code == 200
+    return response.json()
+
+
+REPORTS = "reports_2021-06-30.json"
+ORDERS = "orders_2026-01-01.json"
+
+
+@pytest.mark.asyncio
+async def test_lwa_token_and_its_errors():
+    async with (
+        running_world(load_scenario("01-shipments.json"), day=2) as (world, base),
+        httpx.AsyncClient() as http,
+    ):
+        token = await _token(http, base, world)
+        jsonschema.validate(token, LWA_TOKEN_SCHEMA)
+        bad = await http.post(
+            f"{base}/auth/o2/token",
+            data={
+                "grant_type": "refresh_token",
+                "refresh_token": "x",
+                "client_id": world.client_id,
+                "client_secret": "no",
+            },
+        )
+        assert bad.status_code == 401 and set(bad.json()) == {"error", "error_description"}
+
+
+@pytest.mark.asyncio
+async def test_reports_create_get_document_download():
+    scn = load_scenario("02-ledger-adjustments.json")
+    async with running_world(scn, day=3) as (world, base), httpx.AsyncClient() as http:
+        headers = {"x-amz-access-token": (await _token(http, base, world))["access_token"]}
+        spec = {
+            "reportType": "GET_LEDGER_DETAIL_VIEW_DATA",
+            "marketplaceIds": [world.marketplace_id],
+            "dataStartTime": (scn.start - timedelta(days=1)).isoformat(),
+            "dataEndTime": world.now().isoformat(),
+        }
+        validate(REPORTS, "CreateReportSpecification", spec)
+        created = await http.post(f"{base}/reports/2021-06-30/reports", json=spec, headers=headers)
+        assert created.status_code == 202
+        assert "x-amzn-RateLimit-Limit" in created.headers
+        validate(
+            REPORTS, response_definition(REPORTS, "/reports/2021-06-30/reports", "post", 202), created.json()
+        )
+        report_id = created.json()["reportId"]
+
+        statuses = set()
+        for _ in range(200):
+            got = await http.get(f"{base}/reports/2021-06-30/reports/{report_id}", headers=headers)
+            assert got.status_code == 200
+            body = got.json()
+            validate(
+                REPORTS,
+                response_definition(REPORTS, "/reports/2021-06-30/reports/{reportId}", "get", 200),
+                body,
+            )
+            statuses.add(body["processingStatus"])
+            if body["processingStatus"] == "DONE":
+                break
+            await asyncio.sleep(0.005)
+        assert body["processingStatus"] == "DONE" and body["reportDocumentId"]
+
+        document = await http.get(
+            f"{base}/reports/2021-06-30/documents/{body['reportDocumentId']}", headers=headers
+        )
+        definition = response_definition(
+            REPORTS, "/reports/2021-06-30/documents/{reportDocumentId}", "get", 200
+        )
+        validate(REPORTS, definition, document.json())
+        assert document.json()["compressionAlgorithm"] == "GZIP"
+        download = await http.get(document.json()["url"])  # pre-signed: no SP-API headers
+        assert download.status_code == 200 and download.content[:2] == b"\x1f\x8b"
+
+
+@pytest.mark.asyncio
+async def test_search_orders_pages_and_fulfillment_data():
+    async with (
+        running_world(load_scenario("01-shipments.json"), day=2) as (world, base),
+        httpx.AsyncClient() as http,
+    ):
+        headers = {"x-amz-access-token": (await _token(http, base, world))["access_token"]}
+        params = {
+            "lastUpdatedAfter": world.scenario.start.isoformat().replace("+00:00", "Z"),
+            "lastUpdatedBefore": (world.now() - timedelta(minutes=5)).isoformat(),
+            "fulfilledBy": "AMAZON",
+            "includedData": "FULFILLMENT",
+            "marketplaceIds": world.marketplace_id,
+            "maxResultsPerPage": "2",
+        }
+        declared = {p["name"] for p in operation(ORDERS, "/orders/2026-01-01/orders", "get")["parameters"]}
+        assert set(params) <= declared
+        definition = response_definition(ORDERS, "/orders/2026-01-01/orders", "get", 200)
+        pages, orders = 0, []
+        token = None
+        while True:
+            query = params | ({"paginationToken": token} if token else {})
+            response = await http.get(f"{base}/orders/2026-01-01/orders", params=query, headers=headers)
+            assert response.status_code == 200, response.text
+            body = response.json()
+            validate(ORDERS, definition, body)
+            pages += 1
+            orders += body["orders"]
+            token = (body.get("pagination") or {}).get("nextToken")
+            if not token:
+                break
+        assert pages == 2 and len(orders) == 4
+        assert all(o["fulfillment"]["fulfilledBy"] == "AMAZON" for o in orders)
+        assert all("quantityFulfilled" in item["fulfillment"] for o in orders for item in o["orderItems"])
+
+
+@pytest.mark.asyncio
+async def test_error_bodies_are_error_lists():
+    scn = load_scenario("01-shipments.json")
+    async with running_world(scn, day=2, day_length=86_400) as (world, base), httpx.AsyncClient() as http:
+        headers = {"x-amz-access-token": (await _token(http, base, world))["access_token"]}
+        url = f"{base}/orders/2026-01-01/orders"
+        too_recent = await http.get(
+            url, params={"lastUpdatedAfter": "2026-10-01T00:00:00Z", "lastUpdatedBefore": world.now().isoformat()},
+            headers=headers,
+        )  # fmt: skip
+        unauthorised = await http.get(url, params={"lastUpdatedAfter": "2026-10-01T00:00:00Z"})
+        world.add_fault("rate_limit")
+        throttled = await http.get(url, params={"lastUpdatedAfter": "2026-10-01T00:00:00Z"}, headers=headers)
+        world.faults.clear()
+        world.add_fault("server_error")
+        failing = await http.get(f"{base}/reports/2021-06-30/reports/1", headers=headers)
+    for response, status in ((too_recent, 400), (unauthorised, 403), (throttled, 429)):
+        assert response.status_code == status
+        validate(
+            ORDERS, response_definition(ORDERS, "/orders/2026-01-01/orders", "get", status), response.json()
+        )
+        assert "x-amzn-RateLimit-Limit" in response.headers
+    assert throttled.json()["errors"][0]["code"] == "QuotaExceeded"
+    assert failing.status_code in (500, 503)
+    validate(REPORTS, "ErrorList", failing.json())

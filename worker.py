@@ -1,0 +1,91 @@
+"""The worker: runs the sync cycles and the gates of every configured account and shop.
+
+    python worker.py --config recon.toml
+
+Stops gracefully on SIGTERM / SIGINT (running activities finish or are cancelled and retried)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from datetime import timedelta
+
+from temporalio.worker import Worker
+
+from activities.clients import Clients
+from activities.gate import GateActivities
+from activities.sync import SyncActivities
+from ops import control, logs
+from ops.temporal import connect, ensure_search_attributes
+from reconciler.config import ConfigError, Settings, load_settings
+from reconciler.ledger.db import make_engine
+from workflows.gate import GateWorkflow
+from workflows.sync_cycle import SyncCycleWorkflow
+
+log = logging.getLogger("recon.worker")
+
+
+async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
+    client = await connect(settings)
+    await ensure_search_attributes(client)
+    engine = make_engine(settings.ledger_url)
+    clients = Clients(settings, shopify_timeout_s=settings.http_timeout_s, amazon_timeout_s=settings.http_timeout_s)
+
+    async def wake(shop: str) -> None:
+        await control.wake_gate(client, settings, shop)
+
+    sync = SyncActivities(engine, clients, wake)
+    gate = GateActivities(engine, clients)
+    worker = Worker(
+        client, task_queue=settings.temporal.task_queue,
+        workflows=[SyncCycleWorkflow, GateWorkflow],
+        activities=[sync.sync_orders, sync.request_ledger_report, sync.await_report, sync.ingest_ledger_report,
+                    sync.wake_gate, sync.record_cycle,
+                    gate.open_attempts, gate.plan_pass, gate.send_attempt, gate.decide_holds],
+        graceful_shutdown_timeout=timedelta(seconds=10),
+    )
+    for shop in settings.shops:
+        await control.ensure_gate(client, settings, shop.name)
+    log.info("worker started", extra={"task_queue": settings.temporal.task_queue,
+                                      "accounts": ",".join(a.name for a in settings.accounts),
+                                      "shops": ",".join(s.name for s in settings.shops)})
+    try:
+        async with worker:
+            await stop.wait()
+            log.info("worker stopping")
+    finally:
+        await clients.aclose()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", default=os.environ.get("RECON_CONFIG", "recon.toml"))
+    parser.add_argument("--log-level", default="INFO")
+    args = parser.parse_args()
+    logs.setup(args.log_level)
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as e:
+        print(f"worker: {e}", file=sys.stderr)
+        return 2
+    stop = asyncio.Event()
+
+    async def runner() -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await run_worker(settings, stop)
+
+    asyncio.run(runner())
+    return 0
+
+
+if __name__ == "__main__":
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)  # the SDK sometimes crashes at interpreter exit (ARCHITECTURE §7)
