@@ -14,7 +14,9 @@ from reconciler.ledger.tables import ShopifyItemRef
 
 
 class Clients:
-    def __init__(self, settings: Settings, *, shopify_timeout_s: float = 30.0, amazon_timeout_s: float = 30.0) -> None:
+    def __init__(
+        self, settings: Settings, *, shopify_timeout_s: float = 30.0, amazon_timeout_s: float = 30.0
+    ) -> None:
         self._settings = settings
         self._amazon: dict[str, AmazonClient] = {}
         self._shopify: dict[str, ShopifyClient] = {}
@@ -34,16 +36,26 @@ class Clients:
                 lwa_app_id=self._settings.secret(a.lwa_client_id_env).get_secret_value(),
                 lwa_client_secret=self._settings.secret(a.lwa_client_secret_env),
             )
-            self._amazon[account] = AmazonClient(creds, a.market.marketplace_id, endpoint=a.endpoint,
-                                                 lwa_endpoint=a.lwa_endpoint, timeout_s=self._amazon_timeout_s)
+            self._amazon[account] = AmazonClient(
+                creds,
+                a.market.marketplace_id,
+                endpoint=a.endpoint,
+                lwa_endpoint=a.lwa_endpoint,
+                timeout_s=self._amazon_timeout_s,
+            )
         return self._amazon[account]
 
     def shopify(self, shop: str) -> ShopifyClient:
         if shop not in self._shopify:
             s = self._settings.shop(shop)
             self._shopify[shop] = ShopifyClient(
-                s.domain, self._settings.secret(s.access_token_env).get_secret_value(), api_version=s.api_version,
-                base_url=s.base_url, timeout_s=self._shopify_timeout_s, app_name=s.app_name)
+                s.domain,
+                self._settings.secret(s.access_token_env).get_secret_value(),
+                api_version=s.api_version,
+                base_url=s.base_url,
+                timeout_s=self._shopify_timeout_s,
+                app_name=s.app_name,
+            )
         return self._shopify[shop]
 
     async def location_ids(self, shop: str) -> dict[str, str]:
@@ -70,8 +82,14 @@ class Clients:
         wanted = {m: a.sku_map.resolve(m) for m in mskus}
         shopify_skus = {s for s, _ in wanted.values()}
         with Session(engine) as s:
-            known = {r.sku: r.inventory_item_id for r in s.exec(
-                select(ShopifyItemRef).where(ShopifyItemRef.shop == a.shop, col(ShopifyItemRef.sku).in_(shopify_skus)))}
+            known = {
+                r.sku: r.inventory_item_id
+                for r in s.exec(
+                    select(ShopifyItemRef).where(
+                        ShopifyItemRef.shop == a.shop, col(ShopifyItemRef.sku).in_(shopify_skus)
+                    )
+                )
+            }
         missing = sorted(shopify_skus - set(known))
         if missing:
             found = await self.shopify(a.shop).inventory_items_by_sku(missing)
@@ -80,8 +98,10 @@ class Clients:
                     if s.get(ShopifyItemRef, (a.shop, sku)) is None:
                         s.add(ShopifyItemRef(shop=a.shop, sku=sku, inventory_item_id=item_id))
             known.update(found.items)
-        return {m: ResolvedSku(shopify_sku=sku, pack=pack, inventory_item_id=known.get(sku))
-                for m, (sku, pack) in wanted.items()}
+        return {
+            m: ResolvedSku(shopify_sku=sku, pack=pack, inventory_item_id=known.get(sku))
+            for m, (sku, pack) in wanted.items()
+        }
 
     async def aclose(self) -> None:
         for c in self._amazon.values():

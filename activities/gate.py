@@ -11,6 +11,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.clients import Clients
+from activities.heartbeat import heartbeats
 from integrations.shopify.errors import ShopifyAuthError
 from reconciler.guardrails import large_net_changes
 from reconciler.ledger import gate_store
@@ -34,10 +35,12 @@ class GateActivities:
         self._engine, self._clients = engine, clients
 
     @activity.defn
+    @heartbeats
     async def open_attempts(self, shop: str) -> list[int]:
         return gate_store.open_attempt_ids(self._engine, shop)
 
     @activity.defn
+    @heartbeats
     async def plan_pass(self, req: PlanRequest) -> PlanResult:
         effects = gate_store.pending_effects(self._engine, req.shop, req.max_effects + 1)
         more = len(effects) > req.max_effects
@@ -49,11 +52,19 @@ class GateActivities:
         quantities = await self._clients.shopify(req.shop).quantities(items, locations, QUANTITY_NAMES)
         activity.heartbeat(f"read {len(quantities)} levels")
         app_name = self._clients.settings.shop(req.shop).app_name
-        result = gate_store.plan_and_store(self._engine, req.shop, effects, quantities, req.thresholds,
-                                           app_name=app_name, more=more)
+        result = gate_store.plan_and_store(
+            self._engine, req.shop, effects, quantities, req.thresholds, app_name=app_name, more=more
+        )
         self._large_net_alerts(req, effects, quantities)
-        log.info("gate pass planned", extra={"shop": req.shop, "attempts": len(result.attempt_ids),
-                                             "planned": result.effects_planned, "held": result.effects_held})
+        log.info(
+            "gate pass planned",
+            extra={
+                "shop": req.shop,
+                "attempts": len(result.attempt_ids),
+                "planned": result.effects_planned,
+                "held": result.effects_held,
+            },
+        )
         return result
 
     def _large_net_alerts(self, req: PlanRequest, effects, quantities) -> None:  # type: ignore[no-untyped-def]
@@ -64,11 +75,17 @@ class GateActivities:
             return
         with Session(self._engine) as s, s.begin():
             for item, location, net in big:
-                s.add(Alert(kind="large_delta", key=f"{req.shop}:{item}:{location}",
-                            message=f"shop {req.shop}: net change {net:+d} for {item} at {location} in one pass "
-                                    "crosses the large-delta thresholds"))
+                s.add(
+                    Alert(
+                        kind="large_delta",
+                        key=f"{req.shop}:{item}:{location}",
+                        message=f"shop {req.shop}: net change {net:+d} for {item} at {location} in one pass "
+                        "crosses the large-delta thresholds",
+                    )
+                )
 
     @activity.defn
+    @heartbeats
     async def send_attempt(self, attempt_id: int) -> AttemptResult:
         prepared = gate_store.prepare_send(self._engine, attempt_id)
         if isinstance(prepared, AttemptResult):
@@ -79,15 +96,26 @@ class GateActivities:
             # raise: the activity retries and the very same request and key are sent again.
             outcome = await client.adjust(prepared.request, prepared.key)
         except ShopifyAuthError as e:
-            raise ApplicationError(f"shop {prepared.shop}: Shopify refused the access token: {e}",
-                                   type="ShopifyAuthError", non_retryable=True) from e
+            raise ApplicationError(
+                f"shop {prepared.shop}: Shopify refused the access token: {e}",
+                type="ShopifyAuthError",
+                non_retryable=True,
+            ) from e
         if outcome.succeeded:
             result = gate_store.record_success(self._engine, attempt_id, outcome)
         else:
             fresh = await self._reread_stale(client, prepared.request, outcome)
             result = gate_store.record_user_errors(self._engine, attempt_id, outcome, fresh)
-        log.info("attempt answered", extra={"shop": prepared.shop, "attempt_id": attempt_id, "state": result.state,
-                                            "applied": result.effects_applied, "failed": result.effects_failed})
+        log.info(
+            "attempt answered",
+            extra={
+                "shop": prepared.shop,
+                "attempt_id": attempt_id,
+                "state": result.state,
+                "applied": result.effects_applied,
+                "failed": result.effects_failed,
+            },
+        )
         return result
 
     async def _reread_stale(self, client, request: AdjustRequest, outcome):  # type: ignore[no-untyped-def]
@@ -99,8 +127,17 @@ class GateActivities:
         return await client.quantities(items, locations, QUANTITY_NAMES)
 
     @activity.defn
+    @heartbeats
     async def decide_holds(self, req: HoldDecisionRequest) -> HoldDecisionResult:
         result = gate_store.resolve_holds(self._engine, req)
-        log.info("holds decided", extra={"shop": req.shop, "approve": req.approve, "by": req.by,
-                                         "resolved": len(result.resolved), "not_open": len(result.not_open)})
+        log.info(
+            "holds decided",
+            extra={
+                "shop": req.shop,
+                "approve": req.approve,
+                "by": req.by,
+                "resolved": len(result.resolved),
+                "not_open": len(result.not_open),
+            },
+        )
         return result

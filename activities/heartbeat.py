@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import functools
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import ParamSpec, TypeVar
 
 from temporalio import activity
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 @contextlib.asynccontextmanager
@@ -25,3 +30,14 @@ async def heartbeating(every_s: float = 3.0) -> AsyncIterator[None]:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+def heartbeats(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Decorate an activity (under @activity.defn) to heartbeat for as long as it runs."""
+
+    @functools.wraps(fn)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        async with heartbeating():
+            return await fn(*args, **kwargs)
+
+    return wrapper

@@ -13,6 +13,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.clients import Clients
+from activities.heartbeat import heartbeats
 from integrations.amazon.errors import ReportFormatError
 from integrations.amazon.ledger_report import parse_ledger_report
 from reconciler.clock import Clock
@@ -32,8 +33,15 @@ class ReportNotReady(Exception):
 
 
 def _outcome(stream: str, r: IngestResult, status: str = "ok") -> StreamOutcome:
-    return StreamOutcome(stream=stream, status=status, rows_read=r.rows_read, rows_new=r.rows_new, effects=r.effects,
-                         quarantined=r.quarantined, issues=r.issues)
+    return StreamOutcome(
+        stream=stream,
+        status=status,
+        rows_read=r.rows_read,
+        rows_new=r.rows_new,
+        effects=r.effects,
+        quarantined=r.quarantined,
+        issues=r.issues,
+    )
 
 
 class SyncActivities:
@@ -49,10 +57,13 @@ class SyncActivities:
         a = self._clients.settings.account(account)
         shop = self._clients.settings.shop(a.shop)
         return IngestContext(
-            account=account, shop=a.shop, rules=rules,
+            account=account,
+            shop=a.shop,
+            rules=rules,
             fba_location_id=await self._clients.location_id(a.shop, a.fba_location),
             warehouse_location_id=await self._clients.location_id(a.shop, shop.warehouse_location),
-            app_name=shop.app_name)
+            app_name=shop.app_name,
+        )
 
     def _local_midnight(self, account: str, day: date) -> datetime:
         tz = self._clients.settings.account(account).market.tz
@@ -63,15 +74,22 @@ class SyncActivities:
 
     # --- orders (shipments, fast path §4.1) -------------------------------------------------------
     @activity.defn
+    @heartbeats
     async def sync_orders(self, req: StreamRequest) -> StreamOutcome:
         now = req.clock.now()
         cursor = self._cursor(req.account, "orders")
-        if cursor is not None and now - _aware(cursor.position) < timedelta(minutes=req.rules.orders_min_interval_minutes):
+        if cursor is not None and now - _aware(cursor.position) < timedelta(
+            minutes=req.rules.orders_min_interval_minutes
+        ):
             return StreamOutcome(stream="orders", skipped="read too recently")
         if cursor is None:
-            after = self._local_midnight(req.account, self._local_date(req.account, now) - timedelta(days=req.rules.backfill_days))
+            after = self._local_midnight(
+                req.account, self._local_date(req.account, now) - timedelta(days=req.rules.backfill_days)
+            )
         else:
-            after = self._local_midnight(req.account, self._local_date(req.account, _aware(cursor.position)) - timedelta(days=1))
+            after = self._local_midnight(
+                req.account, self._local_date(req.account, _aware(cursor.position)) - timedelta(days=1)
+            )
         before = now - timedelta(minutes=3)  # searchOrders wants lastUpdatedBefore ≥ 2 minutes in the past
         if before <= after:
             return StreamOutcome(stream="orders", skipped="window empty")
@@ -79,39 +97,62 @@ class SyncActivities:
         activity.heartbeat(f"{len(shipments)} order items read")
         skus = await self._clients.resolve_skus(self._engine, req.account, {s.msku for s in shipments})
         ctx = await self._context(req.account, req.rules)
-        result = ingest_order_shipments(self._engine, ctx, shipments=shipments, skus=skus, cursor_position=before,
-                                        local_date=lambda t: self._local_date(req.account, t))
-        log.info("orders read", extra={"account": req.account, "items": len(shipments), "effects": result.effects})
+        result = ingest_order_shipments(
+            self._engine,
+            ctx,
+            shipments=shipments,
+            skus=skus,
+            cursor_position=before,
+            local_date=lambda t: self._local_date(req.account, t),
+        )
+        log.info(
+            "orders read", extra={"account": req.account, "items": len(shipments), "effects": result.effects}
+        )
         return _outcome("orders", result)
 
     # --- the inventory ledger (reports flow) -----------------------------------------------------
     @activity.defn
+    @heartbeats
     async def request_ledger_report(self, req: StreamRequest) -> int | None:
         """Store the report request before asking Amazon, and reuse an unfinished one, so a crash or a
         retry never requests twice. Returns the request's id, or None when the stream is not due."""
         with Session(self._engine) as s:
-            unfinished = s.exec(select(ReportRequest).where(
-                ReportRequest.account == req.account, ReportRequest.stream == "ledger",
-                col(ReportRequest.state).in_(["requesting", "requested", "done", "cancelled"]))
-                .order_by(col(ReportRequest.id).desc())).first()
+            unfinished = s.exec(
+                select(ReportRequest)
+                .where(
+                    ReportRequest.account == req.account,
+                    ReportRequest.stream == "ledger",
+                    col(ReportRequest.state).in_(["requesting", "requested", "done", "cancelled"]),
+                )
+                .order_by(col(ReportRequest.id).desc())
+            ).first()
         if unfinished is not None and unfinished.state != "requesting":
             return unfinished.id
         now = req.clock.now()
         cursor = self._cursor(req.account, "ledger")
         today = self._local_date(req.account, now)
         if unfinished is None:
-            if cursor is not None and now - _aware(cursor.position) < timedelta(minutes=req.rules.ledger_min_interval_minutes):
+            if cursor is not None and now - _aware(cursor.position) < timedelta(
+                minutes=req.rules.ledger_min_interval_minutes
+            ):
                 return None
             first_day = today - timedelta(days=req.rules.backfill_days)
             if cursor is not None:
                 # Re-read from the start of the previous marketplace day; the first read of each day also
                 # re-reads the last backfill_days, because Amazon back-posts rows.
                 previous_day = self._local_date(req.account, _aware(cursor.position)) - timedelta(days=1)
-                first_day = previous_day if cursor.last_backfill_day == today else min(previous_day, first_day)
+                first_day = (
+                    previous_day if cursor.last_backfill_day == today else min(previous_day, first_day)
+                )
             with Session(self._engine) as s, s.begin():
-                request = ReportRequest(account=req.account, stream="ledger", report_type=LEDGER_REPORT,
-                                        data_start=self._local_midnight(req.account, first_day), data_end=now,
-                                        state="requesting")
+                request = ReportRequest(
+                    account=req.account,
+                    stream="ledger",
+                    report_type=LEDGER_REPORT,
+                    data_start=self._local_midnight(req.account, first_day),
+                    data_end=now,
+                    state="requesting",
+                )
                 s.add(request)
                 s.flush()
                 request_id = request.id
@@ -126,11 +167,19 @@ class SyncActivities:
             request = s.get(ReportRequest, request_id)
             assert request is not None
             request.report_id, request.state = report_id, "requested"
-        log.info("ledger report requested", extra={"account": req.account, "report_id": report_id,
-                                                   "from": start.isoformat(), "to": end.isoformat()})
+        log.info(
+            "ledger report requested",
+            extra={
+                "account": req.account,
+                "report_id": report_id,
+                "from": start.isoformat(),
+                "to": end.isoformat(),
+            },
+        )
         return request_id
 
     @activity.defn
+    @heartbeats
     async def await_report(self, request_id: int) -> str:
         """One poll of getReport. Not ready → raise, and the retry policy (backoff 1) polls again."""
         with Session(self._engine) as s:
@@ -156,14 +205,23 @@ class SyncActivities:
                 s.flush()
                 failures = _fatal_streak(s, account, "ledger")
                 if failures == FATAL_ALERT_AFTER:  # once per streak
-                    s.add(Alert(kind="report_fatal", key=f"{account}:ledger", account=account,
-                                message=f"account {account}: the ledger report failed (FATAL) {failures} times in a row; "
-                                        "the cursor has not moved and the report is requested again each cycle"))
-        log.info("ledger report finished", extra={"account": account, "report_id": report_id,
-                                                  "status": status.processing_status})
+                    s.add(
+                        Alert(
+                            kind="report_fatal",
+                            key=f"{account}:ledger",
+                            account=account,
+                            message=f"account {account}: the ledger report failed (FATAL) {failures} times in a row; "
+                            "the cursor has not moved and the report is requested again each cycle",
+                        )
+                    )
+        log.info(
+            "ledger report finished",
+            extra={"account": account, "report_id": report_id, "status": status.processing_status},
+        )
         return status.processing_status
 
     @activity.defn
+    @heartbeats
     async def ingest_ledger_report(self, req: StreamRequest, request_id: int) -> StreamOutcome:
         with Session(self._engine) as s:
             request = s.get(ReportRequest, request_id)
@@ -181,8 +239,14 @@ class SyncActivities:
             except ReportFormatError as e:
                 # A report we cannot read at all: refuse it loudly, keep the cursor, alert.
                 with Session(self._engine) as s, s.begin():
-                    s.add(Alert(kind="report_unreadable", key=f"{req.account}:ledger:{request_id}",
-                                account=req.account, message=f"ledger report {request_id}: {e}"))
+                    s.add(
+                        Alert(
+                            kind="report_unreadable",
+                            key=f"{req.account}:ledger:{request_id}",
+                            account=req.account,
+                            message=f"ledger report {request_id}: {e}",
+                        )
+                    )
                     r = s.get(ReportRequest, request_id)
                     assert r is not None
                     r.state = "fatal"
@@ -190,39 +254,66 @@ class SyncActivities:
         skus = await self._clients.resolve_skus(self._engine, req.account, {r.msku for r in parsed.rows})
         ctx = await self._context(req.account, req.rules)
         result = ingest_ledger_read(
-            self._engine, ctx, report_request_id=request_id, first_day=self._local_date(req.account, start),
-            last_day=self._local_date(req.account, end), parsed=parsed, skus=skus, cursor_position=end)
+            self._engine,
+            ctx,
+            report_request_id=request_id,
+            first_day=self._local_date(req.account, start),
+            last_day=self._local_date(req.account, end),
+            parsed=parsed,
+            skus=skus,
+            cursor_position=end,
+        )
         today = self._local_date(req.account, end)
         with Session(self._engine) as s, s.begin():
             cursor = s.get(Cursor, (req.account, "ledger"))
-            if cursor is not None:
-                if (today - self._local_date(req.account, start)).days >= req.rules.backfill_days:
-                    cursor.last_backfill_day = today
+            if cursor is not None and (today - self._local_date(req.account, start)).days >= req.rules.backfill_days:
+                cursor.last_backfill_day = today
             r = s.get(ReportRequest, request_id)
             if r is not None and r.state != "ingested":
                 r.state = "ingested"
-        log.info("ledger ingested", extra={"account": req.account, "request_id": request_id,
-                                           "rows": result.rows_read, "new": result.rows_new, "effects": result.effects})
+        log.info(
+            "ledger ingested",
+            extra={
+                "account": req.account,
+                "request_id": request_id,
+                "rows": result.rows_read,
+                "new": result.rows_new,
+                "effects": result.effects,
+            },
+        )
         return _outcome("ledger", result, "cancelled" if state == "cancelled" else "ok")
 
     # --- end of cycle ----------------------------------------------------------------------------
     @activity.defn
+    @heartbeats
     async def wake_gate(self, shop: str) -> None:
         await self._wake_gate(shop)
 
     @activity.defn
+    @heartbeats
     async def record_cycle(self, record: CycleRecord) -> None:
         with Session(self._engine) as s, s.begin():
             if s.exec(select(CycleRun).where(CycleRun.run_id == record.run_id)).first() is None:
-                s.add(CycleRun(account=record.account, workflow_id=record.workflow_id, run_id=record.run_id,
-                               started_at=record.started_at, ok=all(o.status != "fatal" for o in record.outcomes),
-                               summary="; ".join(o.model_dump_json() for o in record.outcomes)))
+                s.add(
+                    CycleRun(
+                        account=record.account,
+                        workflow_id=record.workflow_id,
+                        run_id=record.run_id,
+                        started_at=record.started_at,
+                        ok=all(o.status != "fatal" for o in record.outcomes),
+                        summary="; ".join(o.model_dump_json() for o in record.outcomes),
+                    )
+                )
 
 
 def _fatal_streak(s: Session, account: str, stream: str) -> int:
     """How many of the stream's latest report requests in a row ended FATAL."""
-    states = s.exec(select(ReportRequest.state).where(ReportRequest.account == account, ReportRequest.stream == stream)
-                    .order_by(col(ReportRequest.id).desc()).limit(50)).all()
+    states = s.exec(
+        select(ReportRequest.state)
+        .where(ReportRequest.account == account, ReportRequest.stream == stream)
+        .order_by(col(ReportRequest.id).desc())
+        .limit(50)
+    ).all()
     streak = 0
     for state in states:
         if state != "fatal":

@@ -12,6 +12,9 @@ from datetime import timedelta
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
+# Activities heartbeat every few seconds: a killed worker's activity is retried within this.
+HEARTBEAT = timedelta(seconds=15)
+
 with workflow.unsafe.imports_passed_through():
     from activities.gate import GateActivities
     from reconciler.messages import (
@@ -40,8 +43,10 @@ class GateWorkflow:
         while True:
             self._show()
             try:
-                await workflow.wait_condition(lambda: self._woken and not self._state.paused,
-                                              timeout=timedelta(seconds=self._state.poll_seconds))
+                await workflow.wait_condition(
+                    lambda: self._woken and not self._state.paused,
+                    timeout=timedelta(seconds=self._state.poll_seconds),
+                )
             except TimeoutError:
                 pass  # a periodic pass catches anything nobody woke us for
             if self._state.paused:
@@ -49,21 +54,33 @@ class GateWorkflow:
             self._woken = False
             await self._pass()
             passes_this_run += 1
-            if workflow.info().is_continue_as_new_suggested() or passes_this_run >= PASSES_BEFORE_CONTINUE_AS_NEW:
+            if (
+                workflow.info().is_continue_as_new_suggested()
+                or passes_this_run >= PASSES_BEFORE_CONTINUE_AS_NEW
+            ):
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(self._state)
 
     async def _pass(self) -> None:
         retry = RetryPolicy(maximum_interval=timedelta(seconds=self._state.max_retry_interval_s))
         opened = await workflow.execute_activity_method(
-            GateActivities.open_attempts, self._state.shop, start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=retry, summary="open attempts")
+            GateActivities.open_attempts,
+            self._state.shop,
+            start_to_close_timeout=timedelta(seconds=30),
+            heartbeat_timeout=HEARTBEAT,
+            retry_policy=retry,
+            summary="open attempts",
+        )
         if not await self._send(opened, retry):
             return
         plan = await workflow.execute_activity_method(
-            GateActivities.plan_pass, PlanRequest(shop=self._state.shop, thresholds=self._state.thresholds),
-            start_to_close_timeout=timedelta(minutes=10), heartbeat_timeout=timedelta(seconds=30),
-            retry_policy=retry, summary="plan pass")
+            GateActivities.plan_pass,
+            PlanRequest(shop=self._state.shop, thresholds=self._state.thresholds),
+            start_to_close_timeout=timedelta(minutes=10),
+            heartbeat_timeout=HEARTBEAT,
+            retry_policy=retry,
+            summary="plan pass",
+        )
         await self._send(plan.attempt_ids, retry)
         self._state.passes += 1
         self._state.last_pass_at = workflow.now()
@@ -78,10 +95,17 @@ class GateWorkflow:
             if self._state.paused:
                 return False
             attempt_id = queue.pop(0)
-            workflow.set_current_details(f"Writing to Shopify: attempt {attempt_id}, {len(queue)} more queued")
+            workflow.set_current_details(
+                f"Writing to Shopify: attempt {attempt_id}, {len(queue)} more queued"
+            )
             result = await workflow.execute_activity_method(
-                GateActivities.send_attempt, attempt_id, start_to_close_timeout=timedelta(minutes=2),
-                heartbeat_timeout=timedelta(seconds=30), retry_policy=retry, summary=f"attempt {attempt_id}")
+                GateActivities.send_attempt,
+                attempt_id,
+                start_to_close_timeout=timedelta(minutes=2),
+                heartbeat_timeout=HEARTBEAT,
+                retry_policy=retry,
+                summary=f"attempt {attempt_id}",
+            )
             self._state.effects_applied += result.effects_applied
             if result.next_attempt_id is not None:
                 queue.insert(0, result.next_attempt_id)
@@ -90,10 +114,14 @@ class GateWorkflow:
     def _show(self) -> None:
         s = self._state
         if s.paused:
-            workflow.set_current_details(f"Paused since {s.paused_at:%Y-%m-%d %H:%M} UTC: {s.pause_reason}. "
-                                         "Nothing is written to Shopify; effects queue.")
+            workflow.set_current_details(
+                f"Paused since {s.paused_at:%Y-%m-%d %H:%M} UTC: {s.pause_reason}. "
+                "Nothing is written to Shopify; effects queue."
+            )
         else:
-            workflow.set_current_details(f"Idle after {s.passes} passes; {s.effects_applied} effects applied.")
+            workflow.set_current_details(
+                f"Idle after {s.passes} passes; {s.effects_applied} effects applied."
+            )
 
     # --- people --------------------------------------------------------------------------------------
     @workflow.signal
@@ -133,15 +161,24 @@ class GateWorkflow:
             GateActivities.decide_holds,
             HoldDecisionRequest(shop=self._state.shop, approve=approve, **decision.model_dump()),
             start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=self._state.max_retry_interval_s)))
+            heartbeat_timeout=HEARTBEAT,
+            retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=self._state.max_retry_interval_s)),
+        )
         self._woken = True
         return result
 
     @workflow.query
     def status(self) -> GateStatus:
         s = self._state
-        return GateStatus(shop=s.shop, paused=s.paused, pause_reason=s.pause_reason, paused_at=s.paused_at,
-                          passes=s.passes, effects_applied=s.effects_applied, last_pass_at=s.last_pass_at)
+        return GateStatus(
+            shop=s.shop,
+            paused=s.paused,
+            pause_reason=s.pause_reason,
+            paused_at=s.paused_at,
+            passes=s.passes,
+            effects_applied=s.effects_applied,
+            last_pass_at=s.last_pass_at,
+        )
 
 
 def _check_decision(decision: HoldDecision) -> None:

@@ -25,7 +25,9 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Connection, Engine, Table, bindparam, func, insert, select, text, update
+from sqlalchemy import Connection, Engine, Table, any_, bindparam, func, insert, select, text, update
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.sql.elements import ColumnElement
 
 from reconciler.config import Rules
 from reconciler.ledger.tables import (
@@ -120,8 +122,16 @@ def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
 
 
 def _in_chunk_size(conn: Connection) -> int:
-    # SQLite builds have had a limit of 999 bound parameters; PostgreSQL allows 65,535.
-    return 900 if conn.dialect.name == "sqlite" else 10_000
+    # SQLite builds have had a limit of 999 bound parameters; PostgreSQL takes one array parameter.
+    return 900 if conn.dialect.name == "sqlite" else 50_000
+
+
+def _is_in(conn: Connection, column: ColumnElement[Any], name: str) -> ColumnElement[bool]:
+    """`column IN (:name…)`, as `column = ANY(:name)` on PostgreSQL: one array parameter instead of
+    thousands, which keeps big lookups fast."""
+    if conn.dialect.name == "postgresql":
+        return column == any_(bindparam(name, type_=postgresql.ARRAY(column.type)))
+    return column.in_(bindparam(name, expanding=True))
 
 
 def _lock(conn: Connection, name: str) -> None:
@@ -132,11 +142,24 @@ def _lock(conn: Connection, name: str) -> None:
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
-def _insert_returning_ids(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> list[int]:
+def _insert_returning_ids(
+    conn: Connection, table: Table, rows: list[dict[str, Any]], *, account: str, natural_key: tuple[str, ...]
+) -> list[int]:
+    """Bulk insert, then the new rows' ids in the order of `rows`, found again by their natural key
+    (unique within the account; its first column is the one looked up). A plain executemany plus one
+    lookup per chunk is much faster, on both databases, than a bulk INSERT … RETURNING."""
     if not rows:
         return []
-    result = conn.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
-    return [r[0] for r in result]
+    conn.execute(insert(table), rows)
+    first = natural_key[0]
+    stmt = select(table.c.id, *(table.c[c] for c in natural_key)).where(
+        table.c.account == account, _is_in(conn, table.c[first], "values")
+    )
+    ids: dict[tuple[Any, ...], int] = {}
+    for chunk in _chunks(sorted({r[first] for r in rows}), _in_chunk_size(conn)):
+        for found in conn.execute(stmt, {"values": list(chunk)}):
+            ids[tuple(found[1:])] = found[0]
+    return [ids[tuple(r[c] for c in natural_key)] for r in rows]
 
 
 def _insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
@@ -153,11 +176,7 @@ def _advance_cursor(conn: Connection, account: str, stream: str, position: datet
         .values(position=position, updated_at=now)
     )
     if done.rowcount == 0:
-        conn.execute(
-            insert(t).values(
-                account=account, stream=stream, position=position, updated_at=now
-            )
-        )
+        conn.execute(insert(t).values(account=account, stream=stream, position=position, updated_at=now))
 
 
 def _sku_problem(msku: str, skus: Mapping[str, ResolvedSku]) -> str | None:
@@ -270,7 +289,7 @@ def _existing_keys(conn: Connection, table: Table, account: str, stream: str, ke
     stmt = select(table.c.key).where(
         table.c.account == account,
         table.c.stream == stream,
-        table.c.key.in_(bindparam("keys", expanding=True)),
+        _is_in(conn, table.c.key, "keys"),
     )
     for chunk in _chunks(keys, _in_chunk_size(conn)):
         found.update(conn.execute(stmt, {"keys": list(chunk)}).scalars())
@@ -324,7 +343,9 @@ def ingest_ledger_read(
         source_ids = _insert_returning_ids(
             conn,
             _SOURCE_ROWS,
-            [
+            account=ctx.account,
+            natural_key=("identity_hash", "copy_no"),
+            rows=[
                 {
                     "account": ctx.account,
                     "identity_hash": h,
@@ -363,7 +384,9 @@ def ingest_ledger_read(
             }
             for (h, copy_no, row), source_id in zip(new, source_ids, strict=True)
         ]
-        movement_ids = _insert_returning_ids(conn, _MOVEMENTS, movements)
+        movement_ids = _insert_returning_ids(
+            conn, _MOVEMENTS, movements, account=ctx.account, natural_key=("key",)
+        )
         result.movements = len(movement_ids)
 
         effects: list[dict[str, Any]] = []
@@ -409,7 +432,7 @@ def _stored_copies(conn: Connection, account: str, hashes: list[str]) -> dict[st
     t = _SOURCE_ROWS
     stmt = (
         select(t.c.identity_hash, func.max(t.c.copy_no))
-        .where(t.c.account == account, t.c.identity_hash.in_(bindparam("hashes", expanding=True)))
+        .where(t.c.account == account, _is_in(conn, t.c.identity_hash, "hashes"))
         .group_by(t.c.identity_hash)
     )
     stored: dict[str, int] = {}
@@ -454,7 +477,7 @@ def ingest_order_shipments(
         # Current state of every order item in the read: (id or None, quantity_shipped, last_updated).
         current: dict[tuple[str, str], dict[str, Any]] = {}
         stmt = select(t.c.id, t.c.order_id, t.c.order_item_id, t.c.quantity_shipped, t.c.last_updated).where(
-            t.c.account == ctx.account, t.c.order_id.in_(bindparam("ids", expanding=True))
+            t.c.account == ctx.account, _is_in(conn, t.c.order_id, "ids")
         )
         order_ids = sorted({s.order_id for s in shipments})
         for chunk in _chunks(order_ids, _in_chunk_size(conn)):
@@ -525,7 +548,9 @@ def ingest_order_shipments(
         if updates:
             # Executemany: the SET clause comes from the parameters' keys.
             conn.execute(update(t).where(t.c.id == bindparam("_id")), list(updates.values()))
-        movement_ids = _insert_returning_ids(conn, _MOVEMENTS, movements)
+        movement_ids = _insert_returning_ids(
+            conn, _MOVEMENTS, movements, account=ctx.account, natural_key=("key",)
+        )
         result.movements = len(movement_ids)
 
         effects: list[dict[str, Any]] = []
@@ -582,12 +607,12 @@ def retry_quarantined(engine: Engine, ctx: IngestContext, *, skus: Mapping[str, 
         movements: dict[int, dict[str, Any]] = {}
         existing: set[str] = set()
         ids = [e.movement_id for e in entries]
+        by_id = select(m).where(_is_in(conn, m.c.id, "ids"))
+        their_effects = select(_EFFECTS.c.key).where(_is_in(conn, _EFFECTS.c.movement_id, "ids"))
         for chunk in _chunks(ids, _in_chunk_size(conn)):
-            for r in conn.execute(select(m).where(m.c.id.in_(list(chunk)))).mappings():
+            for r in conn.execute(by_id, {"ids": list(chunk)}).mappings():
                 movements[r["id"]] = dict(r)
-            existing.update(
-                conn.execute(select(_EFFECTS.c.key).where(_EFFECTS.c.movement_id.in_(list(chunk)))).scalars()
-            )
+            existing.update(conn.execute(their_effects, {"ids": list(chunk)}).scalars())
 
         effects: list[dict[str, Any]] = []
         resolved: list[int] = []
