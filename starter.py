@@ -30,11 +30,13 @@ console = Console()
 
 def _settings(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     from reconciler.config import load_settings
+
     return load_settings(args.config)
 
 
 async def _client(settings):  # type: ignore[no-untyped-def]
     from ops.temporal import connect
+
     return await connect(settings)
 
 
@@ -60,10 +62,18 @@ def _print(args: argparse.Namespace, data: Any, table: Table | None = None) -> N
 async def cmd_demo(args: argparse.Namespace) -> int:
     from ops import logs
     from sandbox.runner import ScenarioError, run_demo
+
     logs.setup("WARNING")
     try:
-        await run_demo(args.scenario, args.out, day_seconds=args.day_seconds, seed=args.seed, ui_port=args.ui_port,
-                       workdir=args.workdir, linger_s=args.linger)
+        await run_demo(
+            args.scenario,
+            args.out,
+            day_seconds=args.day_seconds,
+            seed=args.seed,
+            ui_port=args.ui_port,
+            workdir=args.workdir,
+            linger_s=args.linger,
+        )
     except ScenarioError as e:
         print(f"demo: {e}", file=sys.stderr)
         return 2
@@ -73,6 +83,7 @@ async def cmd_demo(args: argparse.Namespace) -> int:
 async def cmd_schedules(args: argparse.Namespace) -> int:
     from ops import control
     from ops.temporal import ensure_search_attributes
+
     settings = _settings(args)
     client = await _client(settings)
     if args.action == "apply":
@@ -84,8 +95,13 @@ async def cmd_schedules(args: argparse.Namespace) -> int:
         return 0
     rows = []
     async for s in await client.list_schedules():
-        rows.append({"id": s.id, "next": [str(t) for t in (s.info.next_action_times[:1] if s.info else [])],
-                     "recent": [str(a.started_at) for a in (s.info.recent_actions[-1:] if s.info else [])]})
+        rows.append(
+            {
+                "id": s.id,
+                "next": [str(t) for t in (s.info.next_action_times[:1] if s.info else [])],
+                "recent": [str(a.started_at) for a in (s.info.recent_actions[-1:] if s.info else [])],
+            }
+        )
     table = Table("schedule", "next run", "last run")
     for r in rows:
         table.add_row(r["id"], ", ".join(r["next"]), ", ".join(r["recent"]))
@@ -95,6 +111,7 @@ async def cmd_schedules(args: argparse.Namespace) -> int:
 
 async def cmd_sync_now(args: argparse.Namespace) -> int:
     from ops import control
+
     settings = _settings(args)
     accounts = [args.account] if args.account else [a.name for a in settings.accounts]
     client = await _client(settings)
@@ -107,6 +124,7 @@ async def cmd_sync_now(args: argparse.Namespace) -> int:
 
 async def cmd_pause(args: argparse.Namespace) -> int:
     from ops import control
+
     settings = _settings(args)
     shop = _shop(settings, args.shop)
     await control.pause(await _client(settings), shop, args.reason, by=args.by)
@@ -116,6 +134,7 @@ async def cmd_pause(args: argparse.Namespace) -> int:
 
 async def cmd_resume(args: argparse.Namespace) -> int:
     from ops import control
+
     settings = _settings(args)
     shop = _shop(settings, args.shop)
     await control.resume(await _client(settings), shop)
@@ -126,15 +145,33 @@ async def cmd_resume(args: argparse.Namespace) -> int:
 async def cmd_holds(args: argparse.Namespace) -> int:
     from reconciler.ledger.db import make_engine
     from reconciler.ledger.gate_store import open_holds
+
     settings = _settings(args)
-    rows = [{"id": h.id, "shop": h.shop, "kind": h.kind, "sku": e.shopify_sku if e else None,
-             "location": e.location if e else None, "name": e.name if e else None, "delta": e.delta if e else None,
-             "why": h.why, "since": h.created_at}
-            for h, e in open_holds(make_engine(settings.ledger_url), args.shop)]
+    rows = [
+        {
+            "id": h.id,
+            "shop": h.shop,
+            "kind": h.kind,
+            "sku": e.shopify_sku if e else None,
+            "location": e.location if e else None,
+            "name": e.name if e else None,
+            "delta": e.delta if e else None,
+            "why": h.why,
+            "since": h.created_at,
+        }
+        for h, e in open_holds(make_engine(settings.ledger_url), args.shop)
+    ]
     table = Table("id", "kind", "sku", "location", "name", "delta", "why")
     for r in rows:
-        table.add_row(str(r["id"]), r["kind"], str(r["sku"]), str(r["location"]), str(r["name"]), str(r["delta"]),
-                      r["why"])
+        table.add_row(
+            str(r["id"]),
+            r["kind"],
+            str(r["sku"]),
+            str(r["location"]),
+            str(r["name"]),
+            str(r["delta"]),
+            r["why"],
+        )
     _print(args, rows, table)
     return 0
 
@@ -142,13 +179,20 @@ async def cmd_holds(args: argparse.Namespace) -> int:
 async def cmd_decide(args: argparse.Namespace, approve: bool) -> int:
     from ops import control
     from reconciler.messages import HoldDecision
+
     settings = _settings(args)
     shop = _shop(settings, args.shop)
-    result = await control.decide(await _client(settings), shop,
-                                  HoldDecision(hold_ids=args.hold_ids, by=args.by, note=args.note), approve=approve)
+    result = await control.decide(
+        await _client(settings),
+        shop,
+        HoldDecision(hold_ids=args.hold_ids, by=args.by, note=args.note),
+        approve=approve,
+    )
     verb = "approved" if approve else "rejected"
-    print(f"{verb}: {result.resolved or 'none'}; not open (unknown, decided already or another shop's): "
-          f"{result.not_open or 'none'}")
+    print(
+        f"{verb}: {result.resolved or 'none'}; not open (unknown, decided already or another shop's): "
+        f"{result.not_open or 'none'}"
+    )
     return 0 if not result.not_open else 1
 
 
@@ -159,32 +203,57 @@ async def cmd_status(args: argparse.Namespace) -> int:
     from ops import control
     from reconciler.ledger.db import make_engine
     from reconciler.ledger.tables import CycleRun, Effect, Hold, QuarantinedInput
+
     settings = _settings(args)
     engine = make_engine(settings.ledger_url)
     client = await _client(settings)
     out = []
     with Session(engine) as s:
         for a in settings.accounts:
-            last = s.exec(select(func.max(CycleRun.finished_at)).where(CycleRun.account == a.name,
-                                                                       CycleRun.ok == True)).one()  # noqa: E712
+            last = s.exec(
+                select(func.max(CycleRun.finished_at)).where(CycleRun.account == a.name, CycleRun.ok == True)
+            ).one()  # noqa: E712
             try:
                 gate = (await control.gate_status(client, a.shop)).model_dump()
             except Exception as e:  # the gate may not run yet
                 gate = {"error": str(e)}
-            out.append({
-                "account": a.name, "shop": a.shop, "last_successful_cycle": last,
-                "paused": gate.get("paused"), "pause_reason": gate.get("pause_reason"),
-                "holds": s.exec(select(func.count()).select_from(Hold).where(Hold.shop == a.shop, Hold.state == "open")).one(),
-                "pending_effects": s.exec(select(func.count()).select_from(Effect).where(
-                    Effect.account == a.name, Effect.state.in_(["pending", "approved", "in_flight"]))).one(),  # type: ignore[attr-defined]
-                "quarantined": s.exec(select(func.count()).select_from(QuarantinedInput).where(
-                    QuarantinedInput.account == a.name, QuarantinedInput.state == "open")).one(),
-            })
+            out.append(
+                {
+                    "account": a.name,
+                    "shop": a.shop,
+                    "last_successful_cycle": last,
+                    "paused": gate.get("paused"),
+                    "pause_reason": gate.get("pause_reason"),
+                    "holds": s.exec(
+                        select(func.count())
+                        .select_from(Hold)
+                        .where(Hold.shop == a.shop, Hold.state == "open")
+                    ).one(),
+                    "pending_effects": s.exec(
+                        select(func.count())
+                        .select_from(Effect)
+                        .where(
+                            Effect.account == a.name, Effect.state.in_(["pending", "approved", "in_flight"])
+                        )
+                    ).one(),  # type: ignore[attr-defined]
+                    "quarantined": s.exec(
+                        select(func.count())
+                        .select_from(QuarantinedInput)
+                        .where(QuarantinedInput.account == a.name, QuarantinedInput.state == "open")
+                    ).one(),
+                }
+            )
     table = Table("account", "shop", "last successful cycle", "paused", "holds", "pending", "quarantined")
     for r in out:
-        table.add_row(r["account"], r["shop"], str(r["last_successful_cycle"]),
-                      f"yes: {r['pause_reason']}" if r["paused"] else "no", str(r["holds"]), str(r["pending_effects"]),
-                      str(r["quarantined"]))
+        table.add_row(
+            r["account"],
+            r["shop"],
+            str(r["last_successful_cycle"]),
+            f"yes: {r['pause_reason']}" if r["paused"] else "no",
+            str(r["holds"]),
+            str(r["pending_effects"]),
+            str(r["quarantined"]),
+        )
     _print(args, out, table)
     return 0
 
@@ -194,37 +263,60 @@ async def cmd_quarantine(args: argparse.Namespace) -> int:
 
     from reconciler.ledger.db import make_engine
     from reconciler.ledger.tables import QuarantinedInput
+
     settings = _settings(args)
     engine = make_engine(settings.ledger_url)
     if args.action == "list":
         with Session(engine) as s:
-            rows = [q.model_dump(exclude={"payload"}) for q in s.exec(
-                select(QuarantinedInput).where(QuarantinedInput.state == "open").order_by(col(QuarantinedInput.id)))]
+            rows = [
+                q.model_dump(exclude={"payload"})
+                for q in s.exec(
+                    select(QuarantinedInput)
+                    .where(QuarantinedInput.state == "open")
+                    .order_by(col(QuarantinedInput.id))
+                )
+            ]
         table = Table("id", "account", "stream", "key", "reason", "since")
         for r in rows:
-            table.add_row(str(r["id"]), r["account"], r["stream"], r["key"], r["reason"], str(r["created_at"]))
+            table.add_row(
+                str(r["id"]), r["account"], r["stream"], r["key"], r["reason"], str(r["created_at"])
+            )
         _print(args, rows, table)
         return 0
     from activities.clients import Clients
     from reconciler.ledger.ingest import IngestContext, retry_quarantined
+
     clients = Clients(settings, shopify_timeout_s=settings.http_timeout_s)
     try:
         for a in settings.accounts if not args.account else [settings.account(args.account)]:
             with Session(engine) as s:
-                mskus = {q.key for q in s.exec(select(QuarantinedInput).where(
-                    QuarantinedInput.account == a.name, QuarantinedInput.state == "open"))}
+                mskus = {
+                    q.key
+                    for q in s.exec(
+                        select(QuarantinedInput).where(
+                            QuarantinedInput.account == a.name, QuarantinedInput.state == "open"
+                        )
+                    )
+                }
             from reconciler.ledger.tables import Movement
+
             with Session(engine) as s:
                 mskus = {m.msku for m in s.exec(select(Movement).where(col(Movement.key).in_(mskus)))}
             skus = await clients.resolve_skus(engine, a.name, mskus)
             shop = settings.shop(a.shop)
-            ctx = IngestContext(account=a.name, shop=a.shop, rules=a.rules,
-                                fba_location_id=await clients.location_id(a.shop, a.fba_location),
-                                warehouse_location_id=await clients.location_id(a.shop, shop.warehouse_location),
-                                app_name=shop.app_name)
+            ctx = IngestContext(
+                account=a.name,
+                shop=a.shop,
+                rules=a.rules,
+                fba_location_id=await clients.location_id(a.shop, a.fba_location),
+                warehouse_location_id=await clients.location_id(a.shop, shop.warehouse_location),
+                app_name=shop.app_name,
+            )
             result = retry_quarantined(engine, ctx, skus=skus)
-            print(f"{a.name}: {result.effects} effects created from quarantined rows; "
-                  f"{result.quarantined} still quarantined")
+            print(
+                f"{a.name}: {result.effects} effects created from quarantined rows; "
+                f"{result.quarantined} still quarantined"
+            )
     finally:
         await clients.aclose()
     print("run `starter.py sync-now` (or wait for the next cycle) to write them")
@@ -232,25 +324,38 @@ async def cmd_quarantine(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="starter.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", default=os.environ.get("RECON_CONFIG", "recon.toml"), help="TOML config (default recon.toml or $RECON_CONFIG)")
+    p = argparse.ArgumentParser(
+        prog="starter.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument(
+        "--config",
+        default=os.environ.get("RECON_CONFIG", "recon.toml"),
+        help="TOML config (default recon.toml or $RECON_CONFIG)",
+    )
     p.add_argument("--json", action="store_true", help="machine-readable output")
     sub = p.add_subparsers(dest="command", required=True)
 
     d = sub.add_parser("demo", help="run a scenario end to end on the built-in sandbox")
     d.add_argument("--scenario", required=True)
     d.add_argument("--out", required=True, help="where to write the result JSON")
-    d.add_argument("--day-seconds", type=float, default=2.0, help="real seconds per simulated day (default 2)")
+    d.add_argument(
+        "--day-seconds", type=float, default=2.0, help="real seconds per simulated day (default 2)"
+    )
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--ui-port", type=int, default=None, help="Temporal UI port (default: a free one)")
     d.add_argument("--workdir", default=None, help="keep the run's files here (default: a temp dir)")
-    d.add_argument("--linger", type=float, default=0, help="keep the Temporal UI up this many seconds after the run")
+    d.add_argument(
+        "--linger", type=float, default=0, help="keep the Temporal UI up this many seconds after the run"
+    )
 
     s = sub.add_parser("schedules", help="create/update (apply) or list the sync schedules")
     s.add_argument("action", choices=["apply", "list"])
     n = sub.add_parser("sync-now", help="run a sync cycle now, through the account's schedule")
     n.add_argument("--account")
-    for name, helptext in (("pause", "stop all writes to a shop (everything queues)"), ("resume", "resume writes")):
+    for name, helptext in (
+        ("pause", "stop all writes to a shop (everything queues)"),
+        ("resume", "resume writes"),
+    ):
         c = sub.add_parser(name, help=helptext)
         c.add_argument("--shop")
         if name == "pause":
@@ -275,10 +380,18 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from reconciler.config import ConfigError
+
     handlers = {
-        "demo": cmd_demo, "schedules": cmd_schedules, "sync-now": cmd_sync_now, "pause": cmd_pause,
-        "resume": cmd_resume, "holds": cmd_holds, "status": cmd_status, "quarantine": cmd_quarantine,
-        "approve": lambda a: cmd_decide(a, True), "reject": lambda a: cmd_decide(a, False),
+        "demo": cmd_demo,
+        "schedules": cmd_schedules,
+        "sync-now": cmd_sync_now,
+        "pause": cmd_pause,
+        "resume": cmd_resume,
+        "holds": cmd_holds,
+        "status": cmd_status,
+        "quarantine": cmd_quarantine,
+        "approve": lambda a: cmd_decide(a, True),
+        "reject": lambda a: cmd_decide(a, False),
     }
     try:
         return asyncio.run(handlers[args.command](args))

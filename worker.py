@@ -33,7 +33,9 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     client = await connect(settings)
     await ensure_search_attributes(client)
     engine = make_engine(settings.ledger_url)
-    clients = Clients(settings, shopify_timeout_s=settings.http_timeout_s, amazon_timeout_s=settings.http_timeout_s)
+    clients = Clients(
+        settings, shopify_timeout_s=settings.http_timeout_s, amazon_timeout_s=settings.http_timeout_s
+    )
 
     async def wake(shop: str) -> None:
         await control.wake_gate(client, settings, shop)
@@ -41,18 +43,33 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     sync = SyncActivities(engine, clients, wake)
     gate = GateActivities(engine, clients)
     worker = Worker(
-        client, task_queue=settings.temporal.task_queue,
+        client,
+        task_queue=settings.temporal.task_queue,
         workflows=[SyncCycleWorkflow, GateWorkflow],
-        activities=[sync.sync_orders, sync.request_ledger_report, sync.await_report, sync.ingest_ledger_report,
-                    sync.wake_gate, sync.record_cycle,
-                    gate.open_attempts, gate.plan_pass, gate.send_attempt, gate.decide_holds],
+        activities=[
+            sync.sync_orders,
+            sync.request_ledger_report,
+            sync.await_report,
+            sync.ingest_ledger_report,
+            sync.wake_gate,
+            sync.record_cycle,
+            gate.open_attempts,
+            gate.plan_pass,
+            gate.send_attempt,
+            gate.decide_holds,
+        ],
         graceful_shutdown_timeout=timedelta(seconds=10),
     )
     for shop in settings.shops:
         await control.ensure_gate(client, settings, shop.name)
-    log.info("worker started", extra={"task_queue": settings.temporal.task_queue,
-                                      "accounts": ",".join(a.name for a in settings.accounts),
-                                      "shops": ",".join(s.name for s in settings.shops)})
+    log.info(
+        "worker started",
+        extra={
+            "task_queue": settings.temporal.task_queue,
+            "accounts": ",".join(a.name for a in settings.accounts),
+            "shops": ",".join(s.name for s in settings.shops),
+        },
+    )
     try:
         async with worker:
             await stop.wait()
@@ -62,7 +79,9 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--config", default=os.environ.get("RECON_CONFIG", "recon.toml"))
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args()

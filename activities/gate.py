@@ -15,7 +15,8 @@ from activities.heartbeat import heartbeats
 from integrations.shopify.errors import ShopifyAuthError
 from reconciler.guardrails import large_net_changes
 from reconciler.ledger import gate_store
-from reconciler.ledger.tables import Alert
+from reconciler.ledger.gate_store import QuantityReads
+from reconciler.ledger.tables import Alert, Effect
 from reconciler.messages import (
     AttemptResult,
     HoldDecisionRequest,
@@ -23,7 +24,7 @@ from reconciler.messages import (
     PlanRequest,
     PlanResult,
 )
-from reconciler.models import AdjustRequest
+from reconciler.models import AdjustRequest, EffectState
 
 log = logging.getLogger("recon.gate")
 
@@ -67,20 +68,25 @@ class GateActivities:
         )
         return result
 
-    def _large_net_alerts(self, req: PlanRequest, effects, quantities) -> None:  # type: ignore[no-untyped-def]
-        pend = [gate_store._pending(e) for e in effects]
+    def _large_net_alerts(self, req: PlanRequest, effects: list[Effect], quantities: QuantityReads) -> None:
+        """A SKU whose net change in one pass crosses the thresholds raises a large-delta alert (approved
+        effects were alerted on when first planned)."""
+        fresh = [e for e in effects if e.state == EffectState.PENDING]
         on_hand = {k: q.get("on_hand", 0) for k, q in quantities.items()}
-        big = large_net_changes(pend, on_hand, {a: (t.units, t.pct) for a, t in req.thresholds.items()})
+        thresholds = {a: (t.units, t.pct) for a, t in req.thresholds.items()}
+        big = large_net_changes([gate_store.as_pending(e) for e in fresh], on_hand, thresholds)
         if not big:
             return
+        names = {(e.inventory_item_id, e.location_id): (e.shopify_sku, e.location) for e in fresh}
         with Session(self._engine) as s, s.begin():
-            for item, location, net in big:
+            for item_id, location_id, net in big:
+                sku, location = names[(item_id, location_id)]
                 s.add(
                     Alert(
                         kind="large_delta",
-                        key=f"{req.shop}:{item}:{location}",
-                        message=f"shop {req.shop}: net change {net:+d} for {item} at {location} in one pass "
-                        "crosses the large-delta thresholds",
+                        key=f"{req.shop}:{sku}:{location}",
+                        message=f"shop {req.shop}: {sku} at {location} changes by {net:+d} units in one pass, "
+                        "more than the large-delta thresholds",
                     )
                 )
 

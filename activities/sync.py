@@ -266,7 +266,10 @@ class SyncActivities:
         today = self._local_date(req.account, end)
         with Session(self._engine) as s, s.begin():
             cursor = s.get(Cursor, (req.account, "ledger"))
-            if cursor is not None and (today - self._local_date(req.account, start)).days >= req.rules.backfill_days:
+            if (
+                cursor is not None
+                and (today - self._local_date(req.account, start)).days >= req.rules.backfill_days
+            ):
                 cursor.last_backfill_day = today
             r = s.get(ReportRequest, request_id)
             if r is not None and r.state != "ingested":

@@ -44,30 +44,45 @@ def gate_id(shop: str) -> str:
 
 
 def cycle_input(settings: Settings, account: AccountConfig) -> SyncCycleInput:
-    return SyncCycleInput(account=account.name, shop=account.shop, rules=account.rules, clock=settings.clock,
-                          max_retry_interval_s=settings.activity_max_retry_interval_s)
+    return SyncCycleInput(
+        account=account.name,
+        shop=account.shop,
+        rules=account.rules,
+        clock=settings.clock,
+        max_retry_interval_s=settings.activity_max_retry_interval_s,
+    )
 
 
 def gate_state(settings: Settings, shop: str) -> GateState:
     return GateState(
-        shop=shop, poll_seconds=settings.gate_poll_seconds, max_retry_interval_s=settings.activity_max_retry_interval_s,
-        thresholds={a.name: Thresholds(units=a.rules.large_delta_units, pct=a.rules.large_delta_pct)
-                    for a in settings.accounts_of(shop)})
+        shop=shop,
+        poll_seconds=settings.gate_poll_seconds,
+        max_retry_interval_s=settings.activity_max_retry_interval_s,
+        thresholds={
+            a.name: Thresholds(units=a.rules.large_delta_units, pct=a.rules.large_delta_pct)
+            for a in settings.accounts_of(shop)
+        },
+    )
 
 
 def _schedule(settings: Settings, account: AccountConfig, interval: timedelta) -> Schedule:
     return Schedule(
         action=ScheduleActionStartWorkflow(
-            SyncCycleWorkflow.run, cycle_input(settings, account), id=f"sync-cycle:{account.name}",
+            SyncCycleWorkflow.run,
+            cycle_input(settings, account),
+            id=f"sync-cycle:{account.name}",
             task_queue=settings.temporal.task_queue,
             typed_search_attributes=TypedSearchAttributes([SearchAttributePair(RECON_ACCOUNT, account.name)]),
-            static_summary=f"Sync cycle for {account.name} ({account.marketplace} → {account.shop})"),
+            static_summary=f"Sync cycle for {account.name} ({account.marketplace} → {account.shop})",
+        ),
         spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=interval)]),
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
     )
 
 
-async def apply_schedules(client: Client, settings: Settings, *, interval: timedelta | None = None) -> list[str]:
+async def apply_schedules(
+    client: Client, settings: Settings, *, interval: timedelta | None = None
+) -> list[str]:
     """Create or update each account's schedule (idempotent). Returns what was done per schedule."""
     every = interval or timedelta(minutes=settings.cycle_interval_minutes)
     done = []
@@ -78,8 +93,10 @@ async def apply_schedules(client: Client, settings: Settings, *, interval: timed
             await client.create_schedule(sid, sched)
             done.append(f"{sid}: created (every {every})")
         except ScheduleAlreadyRunningError:
+
             def _update(_: ScheduleUpdateInput, s: Schedule = sched) -> ScheduleUpdate:
                 return ScheduleUpdate(schedule=s)
+
             await client.get_schedule_handle(sid).update(_update)
             done.append(f"{sid}: updated (every {every})")
     return done
@@ -92,20 +109,31 @@ async def sync_now(client: Client, account: str) -> None:
 
 async def ensure_gate(client: Client, settings: Settings, shop: str) -> WorkflowHandle:
     return await client.start_workflow(
-        GateWorkflow.run, gate_state(settings, shop), id=gate_id(shop), task_queue=settings.temporal.task_queue,
+        GateWorkflow.run,
+        gate_state(settings, shop),
+        id=gate_id(shop),
+        task_queue=settings.temporal.task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        static_summary=f"Single writer to Shopify shop {shop}")
+        static_summary=f"Single writer to Shopify shop {shop}",
+    )
 
 
 async def wake_gate(client: Client, settings: Settings, shop: str) -> None:
     await client.start_workflow(
-        GateWorkflow.run, gate_state(settings, shop), id=gate_id(shop), task_queue=settings.temporal.task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING, start_signal="wake",
-        static_summary=f"Single writer to Shopify shop {shop}")
+        GateWorkflow.run,
+        gate_state(settings, shop),
+        id=gate_id(shop),
+        task_queue=settings.temporal.task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        start_signal="wake",
+        static_summary=f"Single writer to Shopify shop {shop}",
+    )
 
 
 async def pause(client: Client, shop: str, reason: str, by: str = "operator") -> None:
-    await client.get_workflow_handle(gate_id(shop)).signal(GateWorkflow.pause, PauseRequest(reason=reason, by=by))
+    await client.get_workflow_handle(gate_id(shop)).signal(
+        GateWorkflow.pause, PauseRequest(reason=reason, by=by)
+    )
 
 
 async def resume(client: Client, shop: str) -> None:

@@ -33,17 +33,27 @@ def dev_server_search_attribute_args() -> list[str]:
 async def connect(settings: Settings) -> Client:
     t = settings.temporal
     api_key = os.environ.get(t.api_key_env) if t.api_key_env else None
-    return await Client.connect(t.address, namespace=t.namespace, tls=t.tls or bool(api_key), api_key=api_key,
-                                data_converter=pydantic_data_converter)
+    return await Client.connect(
+        t.address,
+        namespace=t.namespace,
+        tls=t.tls or bool(api_key),
+        api_key=api_key,
+        data_converter=pydantic_data_converter,
+    )
 
 
 async def ensure_search_attributes(client: Client) -> None:
     """Register missing search attributes (idempotent; a no-op where they exist)."""
     existing = await client.operator_service.list_search_attributes(
-        ListSearchAttributesRequest(namespace=client.namespace))
-    missing = {k.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for k in SEARCH_ATTRIBUTES
-               if k.name not in existing.custom_attributes}
+        ListSearchAttributesRequest(namespace=client.namespace)
+    )
+    missing = {
+        k.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
+        for k in SEARCH_ATTRIBUTES
+        if k.name not in existing.custom_attributes
+    }
     if missing:
         await client.operator_service.add_search_attributes(
-            AddSearchAttributesRequest(namespace=client.namespace, search_attributes=missing))
+            AddSearchAttributesRequest(namespace=client.namespace, search_attributes=missing)
+        )
         log.info("registered search attributes %s", sorted(missing))

@@ -60,8 +60,10 @@ class CycleSummary(BaseModel):
             if o.skipped:
                 parts.append(f"{o.stream}: skipped ({o.skipped})")
             else:
-                parts.append(f"{o.stream}: {o.status}, {o.rows_new} new of {o.rows_read} rows, "
-                             f"{o.effects} effects, {o.quarantined} quarantined")
+                parts.append(
+                    f"{o.stream}: {o.status}, {o.rows_new} new of {o.rows_read} rows, "
+                    f"{o.effects} effects, {o.quarantined} quarantined"
+                )
         return "; ".join(parts) or "nothing due"
 
 

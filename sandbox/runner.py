@@ -72,8 +72,16 @@ def validate_rules(scenario: Scenario, source: str) -> Rules:
 
 
 class DemoRun:
-    def __init__(self, scenario: Scenario, *, day_seconds: float, seed: int, workdir: Path,
-                 ui_port: int | None = None, source: str = "scenario") -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        *,
+        day_seconds: float,
+        seed: int,
+        workdir: Path,
+        ui_port: int | None = None,
+        source: str = "scenario",
+    ) -> None:
         self.scenario = scenario
         self.rules = validate_rules(scenario, source)
         self.day_seconds = day_seconds
@@ -90,8 +98,11 @@ class DemoRun:
     # --- set-up ------------------------------------------------------------------------------------
     def _config(self, amazon_url: str, shopify_url: str, shop_domain: str) -> dict[str, Any]:
         assert self.clock is not None
-        overrides = [{"msku": c.sku, "shopify_sku": c.shopify_sku_or_sku, "pack": c.pack}
-                     for c in self.scenario.catalog if c.shopify_sku_or_sku != c.sku or c.pack != 1]
+        overrides = [
+            {"msku": c.sku, "shopify_sku": c.shopify_sku_or_sku, "pack": c.pack}
+            for c in self.scenario.catalog
+            if c.shopify_sku_or_sku != c.sku or c.pack != 1
+        ]
         return {
             "ledger_url": f"sqlite:///{self.workdir / 'ledger.db'}",
             "cycle_interval_minutes": 525_600,  # the runner, not the interval, decides when cycles run
@@ -99,27 +110,46 @@ class DemoRun:
             "activity_max_retry_interval_s": 2,
             "http_timeout_s": 8,
             "clock": self.clock.model_dump(mode="json"),
-            "temporal": {"address": self.temporal.address, "task_queue": "fba-reconciler", "ui_url": self.temporal.ui_url},
-            "shops": [{"name": SHOP, "domain": shop_domain, "access_token_env": "RECON_SANDBOX_SHOPIFY_TOKEN",
-                       "base_url": shopify_url, "warehouse_location": "Warehouse"}],
-            "accounts": [{
-                "name": self.account, "marketplace": self.scenario.marketplace, "shop": SHOP,
-                "fba_location": f"Amazon FBA {self.scenario.marketplace}",
-                "lwa_client_id_env": "RECON_SANDBOX_LWA_CLIENT_ID",
-                "lwa_client_secret_env": "RECON_SANDBOX_LWA_CLIENT_SECRET",
-                "refresh_token_env": "RECON_SANDBOX_REFRESH_TOKEN",
-                "endpoint": amazon_url, "lwa_endpoint": amazon_url,
-                "rules": self.rules.model_dump(mode="json", exclude_none=True),
-                "sku_map": {"overrides": overrides},
-            }],
+            "temporal": {
+                "address": self.temporal.address,
+                "task_queue": "fba-reconciler",
+                "ui_url": self.temporal.ui_url,
+            },
+            "shops": [
+                {
+                    "name": SHOP,
+                    "domain": shop_domain,
+                    "access_token_env": "RECON_SANDBOX_SHOPIFY_TOKEN",
+                    "base_url": shopify_url,
+                    "warehouse_location": "Warehouse",
+                }
+            ],
+            "accounts": [
+                {
+                    "name": self.account,
+                    "marketplace": self.scenario.marketplace,
+                    "shop": SHOP,
+                    "fba_location": f"Amazon FBA {self.scenario.marketplace}",
+                    "lwa_client_id_env": "RECON_SANDBOX_LWA_CLIENT_ID",
+                    "lwa_client_secret_env": "RECON_SANDBOX_LWA_CLIENT_SECRET",
+                    "refresh_token_env": "RECON_SANDBOX_REFRESH_TOKEN",
+                    "endpoint": amazon_url,
+                    "lwa_endpoint": amazon_url,
+                    "rules": self.rules.model_dump(mode="json", exclude_none=True),
+                    "sku_map": {"overrides": overrides},
+                }
+            ],
         }
 
     async def setup(self, lead_s: float = 6.0) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
         await self.temporal.start()
         # Day 0 starts once everything is up; the clock never stops after that.
-        self.clock = Clock(sim_epoch=self.scenario.start, real_epoch=datetime.now(UTC) + timedelta(seconds=lead_s),
-                           day_length=self.day_seconds)
+        self.clock = Clock(
+            sim_epoch=self.scenario.start,
+            real_epoch=datetime.now(UTC) + timedelta(seconds=lead_s),
+            day_length=self.day_seconds,
+        )
         self.amazon = AmazonWorld.from_scenario(self.scenario, self.clock, seed=self.seed)
         self.shopify = ShopifyWorld.from_scenario(self.scenario, self.clock, seed=self.seed)
         runner, amazon_url = await amazon_server.start(self.amazon, port=free_port())
@@ -140,8 +170,13 @@ class DemoRun:
     def _start_worker(self) -> None:
         env = {**os.environ, **SECRETS, "PYTHONUNBUFFERED": "1"}
         log_file = open(self.workdir / "worker.log", "ab")  # noqa: SIM115
-        self.worker = subprocess.Popen([sys.executable, str(REPO / "worker.py"), "--config", str(self.config_file)],
-                                       cwd=REPO, env=env, stdout=log_file, stderr=subprocess.STDOUT)
+        self.worker = subprocess.Popen(
+            [sys.executable, str(REPO / "worker.py"), "--config", str(self.config_file)],
+            cwd=REPO,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
 
     async def _gate_answers(self) -> bool:
         try:
@@ -196,8 +231,14 @@ class DemoRun:
             assert self.clock is not None
             visible = self.amazon.last_visible_at()
             tz = self.market.tz
-            next_midnight = datetime.combine(visible.astimezone(tz).date() + timedelta(days=1), datetime.min.time(), tz)
-            end_day = max(last + self.scenario.settle_days, self._to_day(visible) + 0.01, self._to_day(next_midnight) + 0.01)
+            next_midnight = datetime.combine(
+                visible.astimezone(tz).date() + timedelta(days=1), datetime.min.time(), tz
+            )
+            end_day = max(
+                last + self.scenario.settle_days,
+                self._to_day(visible) + 0.01,
+                self._to_day(next_midnight) + 0.01,
+            )
             await self.until_day(end_day)
         finally:
             ticker.cancel()
@@ -242,7 +283,9 @@ class DemoRun:
             await self.quiet()
             ids = [h.id for h, _ in open_holds(self.engine, SHOP) if h.id is not None]
             if ids:
-                await control.decide(self.client, SHOP, HoldDecision(hold_ids=ids, by="scenario"), approve=True)
+                await control.decide(
+                    self.client, SHOP, HoldDecision(hold_ids=ids, by="scenario"), approve=True
+                )
         else:
             self.notes.append(f"day {e.day}: {t} is not supported by this version; skipped")
             log.warning("event %s is not supported yet; skipped", t)
@@ -255,7 +298,9 @@ class DemoRun:
 
         async def cycle_done() -> bool:
             with Session(self.engine) as s:
-                latest = s.exec(select(func.max(CycleRun.started_at)).where(CycleRun.account == self.account)).one()
+                latest = s.exec(
+                    select(func.max(CycleRun.started_at)).where(CycleRun.account == self.account)
+                ).one()
             return latest is not None and _aware(latest) >= started
 
         await self._wait(cycle_done, timeout_s, "a sync cycle to complete")
@@ -266,8 +311,12 @@ class DemoRun:
 
         async def gate_idle() -> bool:
             with Session(self.engine) as s:
-                busy = s.exec(select(func.count()).select_from(Effect).where(col(Effect.state).in_(BUSY_STATES))).one()
-                open_attempts = s.exec(select(func.count()).select_from(Attempt).where(Attempt.state == "open")).one()
+                busy = s.exec(
+                    select(func.count()).select_from(Effect).where(col(Effect.state).in_(BUSY_STATES))
+                ).one()
+                open_attempts = s.exec(
+                    select(func.count()).select_from(Attempt).where(Attempt.state == "open")
+                ).one()
             return busy == 0 and open_attempts == 0
 
         await self._wait(gate_idle, timeout_s, "the gate to write every pending effect")
@@ -277,28 +326,52 @@ class DemoRun:
         snapshot = self.shopify.snapshot()
         in_shopify = {c.shopify_sku_or_sku for c in self.scenario.catalog if c.shopify is not None}
         with Session(self.engine) as s:
-            alerts = [{"kind": a.kind, "key": a.key, "message": a.message}
-                      for a in s.exec(select(Alert).order_by(col(Alert.id))).all()]
-            quarantined = [{"stream": q.stream, "key": q.key, "reason": q.reason}
-                           for q in s.exec(select(QuarantinedInput).where(QuarantinedInput.state == "open")
-                                           .order_by(col(QuarantinedInput.id))).all()]
+            alerts = [
+                {"kind": a.kind, "key": a.key, "message": a.message}
+                for a in s.exec(select(Alert).order_by(col(Alert.id))).all()
+            ]
+            quarantined = [
+                {"stream": q.stream, "key": q.key, "reason": q.reason}
+                for q in s.exec(
+                    select(QuarantinedInput)
+                    .where(QuarantinedInput.state == "open")
+                    .order_by(col(QuarantinedInput.id))
+                ).all()
+            ]
             stats = {
                 "cycles": s.exec(select(func.count()).select_from(CycleRun)).one(),
-                "effects_applied": s.exec(select(func.count()).select_from(Effect).where(Effect.state == "applied")).one(),
-                "batches": s.exec(select(func.count()).select_from(Batch).where(Batch.state == "applied")).one(),
+                "effects_applied": s.exec(
+                    select(func.count()).select_from(Effect).where(Effect.state == "applied")
+                ).one(),
+                "batches": s.exec(
+                    select(func.count()).select_from(Batch).where(Batch.state == "applied")
+                ).one(),
                 "ledger_rows": s.exec(select(func.count()).select_from(LedgerSourceRow)).one(),
                 "order_items": s.exec(select(func.count()).select_from(OrderItemState)).one(),
                 "shopify_requests": self.shopify.request_count,
                 "amazon_requests": self.amazon.request_count,
             }
-        holds = [{"id": str(h.id), "sku": e.shopify_sku if e else None, "location": e.location if e else None,
-                  "name": e.name if e else None, "delta": e.delta if e else None, "why": h.why}
-                 for h, e in open_holds(self.engine, SHOP)]
+        holds = [
+            {
+                "id": str(h.id),
+                "sku": e.shopify_sku if e else None,
+                "location": e.location if e else None,
+                "name": e.name if e else None,
+                "delta": e.delta if e else None,
+                "why": h.why,
+            }
+            for h, e in open_holds(self.engine, SHOP)
+        ]
         return {
             "scenario": self.scenario.name,
             "shopify": {sku: q for sku, q in sorted(snapshot.items()) if sku in in_shopify},
-            "holds": holds, "cases": [], "alerts": alerts, "quarantined": quarantined, "discrepancies": [],
-            "stats": stats, "notes": self.notes,
+            "holds": holds,
+            "cases": [],
+            "alerts": alerts,
+            "quarantined": quarantined,
+            "discrepancies": [],
+            "stats": stats,
+            "notes": self.notes,
         }
 
 
@@ -308,6 +381,7 @@ def _aware(t: datetime) -> datetime:
 
 def _toml(data: dict[str, Any], prefix: str = "") -> str:
     """Just enough TOML for the generated config (tables, arrays of tables, scalars, inline lists)."""
+
     def scalar(v: Any) -> str:
         if isinstance(v, bool):
             return "true" if v else "false"
@@ -318,7 +392,11 @@ def _toml(data: dict[str, Any], prefix: str = "") -> str:
         return json.dumps(str(v))
 
     def inline(d: dict[str, Any]) -> str:
-        return "{" + ", ".join(f"{k} = {inline(v) if isinstance(v, dict) else scalar(v)}" for k, v in d.items()) + "}"
+        return (
+            "{"
+            + ", ".join(f"{k} = {inline(v) if isinstance(v, dict) else scalar(v)}" for k, v in d.items())
+            + "}"
+        )
 
     lines, tables = [], []
     for k, v in data.items():
@@ -331,39 +409,59 @@ def _toml(data: dict[str, Any], prefix: str = "") -> str:
     out = "\n".join(lines) + "\n"
     for k, v, is_array in tables:
         name = f"{prefix}{k}"
-        for item in (v if is_array else [v]):
+        for item in v if is_array else [v]:
             out += f"\n[[{name}]]\n" if is_array else f"\n[{name}]\n"
-            out += "\n".join(f"{kk} = {inline(vv) if isinstance(vv, dict) else scalar(vv)}"
-                             for kk, vv in item.items() if vv is not None) + "\n"
+            out += (
+                "\n".join(
+                    f"{kk} = {inline(vv) if isinstance(vv, dict) else scalar(vv)}"
+                    for kk, vv in item.items()
+                    if vv is not None
+                )
+                + "\n"
+            )
     return out
 
 
-async def run_demo(scenario_path: str, out: str, *, day_seconds: float = 2.0, seed: int = 0,
-                   ui_port: int | None = None, workdir: str | None = None, linger_s: float = 0,
-                   printer=print) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+async def run_demo(
+    scenario_path: str,
+    out: str,
+    *,
+    day_seconds: float = 2.0,
+    seed: int = 0,
+    ui_port: int | None = None,
+    workdir: str | None = None,
+    linger_s: float = 0,
+    printer=print,
+) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     try:
         scenario = Scenario.load(scenario_path)
     except (OSError, ValueError) as e:
         raise ScenarioError(f"cannot read scenario {scenario_path}: {e}".replace("\n", " ")) from None
     wd = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix=f"recon-demo-{scenario.name}-"))
-    run = DemoRun(scenario, day_seconds=day_seconds, seed=seed, workdir=wd, ui_port=ui_port, source=scenario_path)
+    run = DemoRun(
+        scenario, day_seconds=day_seconds, seed=seed, workdir=wd, ui_port=ui_port, source=scenario_path
+    )
     t0 = time.monotonic()
     try:
         try:
             await run.setup()
         except ConfigError as e:
             raise ScenarioError(str(e).replace("\n", " ")) from None
-        printer(f"Scenario {scenario.name}: {len(scenario.catalog)} SKUs, {len(scenario.events)} events over "
-                f"{scenario.last_event_day:g} days (+{scenario.settle_days:g} settling), {day_seconds:g} s per day")
+        printer(
+            f"Scenario {scenario.name}: {len(scenario.catalog)} SKUs, {len(scenario.events)} events over "
+            f"{scenario.last_event_day:g} days (+{scenario.settle_days:g} settling), {day_seconds:g} s per day"
+        )
         printer(f"Temporal UI: {run.temporal.ui_url}   (work files: {wd})")
         result = await run.run()
         result["stats"]["seconds"] = round(time.monotonic() - t0, 1)
         Path(out).write_text(json.dumps(result, indent=1, default=str))
         st = result["stats"]
-        printer(f"Done in {st['seconds']} s: {st['ledger_rows']} ledger rows and {st['order_items']} order items "
-                f"ingested in {st['cycles']} cycles; {st['effects_applied']} effects applied in {st['batches']} "
-                f"batches ({st['shopify_requests']} Shopify requests, {st['amazon_requests']} Amazon requests); "
-                f"{len(result['holds'])} holds, {len(result['quarantined'])} quarantined, {len(result['alerts'])} alerts.")
+        printer(
+            f"Done in {st['seconds']} s: {st['ledger_rows']} ledger rows and {st['order_items']} order items "
+            f"ingested in {st['cycles']} cycles; {st['effects_applied']} effects applied in {st['batches']} "
+            f"batches ({st['shopify_requests']} Shopify requests, {st['amazon_requests']} Amazon requests); "
+            f"{len(result['holds'])} holds, {len(result['quarantined'])} quarantined, {len(result['alerts'])} alerts."
+        )
         printer(f"Result: {out}")
         if linger_s > 0:
             printer(f"The Temporal UI stays up at {run.temporal.ui_url} for {linger_s:g} s (Ctrl-C to stop).")

@@ -34,8 +34,15 @@ def temporal_binary() -> str:
 
 
 class DevServer:
-    def __init__(self, db_file: Path, *, port: int | None = None, ui_port: int | None = None,
-                 log_file: Path | None = None, headless: bool = False) -> None:
+    def __init__(
+        self,
+        db_file: Path,
+        *,
+        port: int | None = None,
+        ui_port: int | None = None,
+        log_file: Path | None = None,
+        headless: bool = False,
+    ) -> None:
         self.db_file = db_file
         self.port = port or free_port()
         self.ui_port = ui_port or free_port()
@@ -52,11 +59,26 @@ class DevServer:
         return f"http://127.0.0.1:{self.ui_port}"
 
     def args(self) -> list[str]:
-        args = [temporal_binary(), "server", "start-dev", "--ip", "127.0.0.1", "--port", str(self.port),
-                "--db-filename", str(self.db_file), "--log-level", "error",
-                "--dynamic-config-value", "frontend.WorkflowTimeSkippingEnabled=true",
-                "--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal",
-                *dev_server_search_attribute_args()]
+        args = [
+            temporal_binary(),
+            "server",
+            "start-dev",
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--db-filename",
+            str(self.db_file),
+            "--log-level",
+            "error",
+            "--dynamic-config-value",
+            "frontend.WorkflowTimeSkippingEnabled=true",
+            "--sqlite-pragma",
+            "journal_mode=wal",
+            "--sqlite-pragma",
+            "synchronous=normal",
+            *dev_server_search_attribute_args(),
+        ]
         if self.headless:
             args.append("--headless")
         else:
@@ -65,12 +87,16 @@ class DevServer:
 
     async def start(self, timeout_s: float = 30) -> None:
         out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
-        self._proc = subprocess.Popen(self.args(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        self._proc = subprocess.Popen(
+            self.args(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         while loop.time() < deadline:
             if self._proc.poll() is not None:
-                raise RuntimeError(f"temporal dev server exited with {self._proc.returncode} (see {self.log_file})")
+                raise RuntimeError(
+                    f"temporal dev server exited with {self._proc.returncode} (see {self.log_file})"
+                )
             try:
                 _, w = await asyncio.open_connection("127.0.0.1", self.port)
                 w.close()

@@ -16,8 +16,8 @@ from temporalio.worker import Worker
 
 from activities.clients import Clients
 from activities.gate import GateActivities
-from integrations.shopify.errors import ShopifyError
 from activities.sync import SyncActivities
+from integrations.shopify.errors import ShopifyError
 from ops import control
 from reconciler.clock import Clock
 from reconciler.config import Settings
@@ -39,29 +39,54 @@ SECRETS = {
 }
 
 
-def small_scenario(catalog: list[dict[str, Any]], events: list[dict[str, Any]] | None = None,
-                   config: dict[str, Any] | None = None) -> Scenario:
-    return Scenario.model_validate({"name": "test", "start": "2026-10-01T00:00:00Z", "catalog": catalog,
-                                    "events": events or [], "config": config or {}})
+def small_scenario(
+    catalog: list[dict[str, Any]],
+    events: list[dict[str, Any]] | None = None,
+    config: dict[str, Any] | None = None,
+) -> Scenario:
+    return Scenario.model_validate(
+        {
+            "name": "test",
+            "start": "2026-10-01T00:00:00Z",
+            "catalog": catalog,
+            "events": events or [],
+            "config": config or {},
+        }
+    )
 
 
 def item(sku: str, fba: int = 100, damaged: int = 0, warehouse: int = 10, **kw: Any) -> dict[str, Any]:
-    return {"sku": sku, "fnsku": f"X{abs(hash(sku)) % 10**9:09d}", "amazon": {"sellable": fba, "unsellable": damaged},
-            "shopify": {"fba": {"available": fba, "damaged": damaged}, "warehouse": {"available": warehouse}}, **kw}
+    return {
+        "sku": sku,
+        "fnsku": f"X{abs(hash(sku)) % 10**9:09d}",
+        "amazon": {"sellable": fba, "unsellable": damaged},
+        "shopify": {"fba": {"available": fba, "damaged": damaged}, "warehouse": {"available": warehouse}},
+        **kw,
+    }
 
 
 class SandboxEnv:
-    def __init__(self, client: Client, scenario: Scenario, tmp_path: Path, *, day_seconds: float = 2.0,
-                 start_day: float = 0.0, rules: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        client: Client,
+        scenario: Scenario,
+        tmp_path: Path,
+        *,
+        day_seconds: float = 2.0,
+        start_day: float = 0.0,
+        rules: dict[str, Any] | None = None,
+    ) -> None:
         self.client = client
         self.scenario = scenario
         self.tmp_path = tmp_path
         self.shop = f"shop-{uuid.uuid4().hex[:8]}"
         self.account = "us"
         self.task_queue = f"tq-{uuid.uuid4().hex[:8]}"
-        self.clock = Clock(sim_epoch=scenario.start,
-                           real_epoch=datetime.now(UTC) - timedelta(seconds=start_day * day_seconds),
-                           day_length=day_seconds)
+        self.clock = Clock(
+            sim_epoch=scenario.start,
+            real_epoch=datetime.now(UTC) - timedelta(seconds=start_day * day_seconds),
+            day_length=day_seconds,
+        )
         self.rules = {**scenario.config, **(rules or {})}
         self._runners: list[Any] = []
         self.worker: Worker | None = None
@@ -75,16 +100,34 @@ class SandboxEnv:
         r, shopify_url = await shopify_server.start(self.shopify)
         self._runners.append(r)
         self.settings = Settings(
-            ledger_url=f"sqlite:///{self.tmp_path / 'ledger.db'}", gate_poll_seconds=1,
-            activity_max_retry_interval_s=1, http_timeout_s=5, clock=self.clock,
+            ledger_url=f"sqlite:///{self.tmp_path / 'ledger.db'}",
+            gate_poll_seconds=1,
+            activity_max_retry_interval_s=1,
+            http_timeout_s=5,
+            clock=self.clock,
             temporal={"task_queue": self.task_queue},
-            shops=[{"name": self.shop, "domain": self.shopify.shop_domain, "access_token_env": "TEST_SHOPIFY_TOKEN",
-                    "base_url": shopify_url}],
-            accounts=[{"name": self.account, "marketplace": "US", "shop": self.shop,
-                       "fba_location": f"Amazon FBA {self.scenario.marketplace}",
-                       "lwa_client_id_env": "TEST_LWA_CLIENT_ID", "lwa_client_secret_env": "TEST_LWA_CLIENT_SECRET",
-                       "refresh_token_env": "TEST_REFRESH_TOKEN", "endpoint": amazon_url, "lwa_endpoint": amazon_url,
-                       "rules": self.rules}],
+            shops=[
+                {
+                    "name": self.shop,
+                    "domain": self.shopify.shop_domain,
+                    "access_token_env": "TEST_SHOPIFY_TOKEN",
+                    "base_url": shopify_url,
+                }
+            ],
+            accounts=[
+                {
+                    "name": self.account,
+                    "marketplace": "US",
+                    "shop": self.shop,
+                    "fba_location": f"Amazon FBA {self.scenario.marketplace}",
+                    "lwa_client_id_env": "TEST_LWA_CLIENT_ID",
+                    "lwa_client_secret_env": "TEST_LWA_CLIENT_SECRET",
+                    "refresh_token_env": "TEST_REFRESH_TOKEN",
+                    "endpoint": amazon_url,
+                    "lwa_endpoint": amazon_url,
+                    "rules": self.rules,
+                }
+            ],
         )
         self.engine = make_engine(self.settings.ledger_url)
         self.clients = Clients(self.settings, shopify_timeout_s=5, amazon_timeout_s=5)
@@ -97,11 +140,24 @@ class SandboxEnv:
         sync = SyncActivities(self.engine, self.clients, wake)
         gate = GateActivities(self.engine, self.clients)
         activities = kw.pop("activities", None) or [
-            sync.sync_orders, sync.request_ledger_report, sync.await_report, sync.ingest_ledger_report,
-            sync.wake_gate, sync.record_cycle, gate.open_attempts, gate.plan_pass, gate.send_attempt,
-            gate.decide_holds]
-        return Worker(self.client, task_queue=self.task_queue, workflows=[SyncCycleWorkflow, GateWorkflow],
-                      activities=activities, **kw)
+            sync.sync_orders,
+            sync.request_ledger_report,
+            sync.await_report,
+            sync.ingest_ledger_report,
+            sync.wake_gate,
+            sync.record_cycle,
+            gate.open_attempts,
+            gate.plan_pass,
+            gate.send_attempt,
+            gate.decide_holds,
+        ]
+        return Worker(
+            self.client,
+            task_queue=self.task_queue,
+            workflows=[SyncCycleWorkflow, GateWorkflow],
+            activities=activities,
+            **kw,
+        )
 
     async def __aexit__(self, *exc: object) -> None:
         try:
@@ -128,12 +184,33 @@ class SandboxEnv:
                     raise
         raise AssertionError(f"could not look up {shopify_sku} through the faults")
 
-    async def add_effect(self, sku: str, delta: int, *, location: str = "fba", name: str = "available",
-                         reason: str = "correction", key: str | None = None, doc: str | None = None) -> int:
+    async def add_effect(
+        self,
+        sku: str,
+        delta: int,
+        *,
+        location: str = "fba",
+        name: str = "available",
+        reason: str = "correction",
+        key: str | None = None,
+        doc: str | None = None,
+    ) -> int:
         item_id, loc_id = await self.ids(sku, location)
-        effect = Effect(key=key or f"test:{uuid.uuid4().hex}", shop=self.shop, account=self.account, kind="test",
-                        msku=sku, shopify_sku=sku, inventory_item_id=item_id, location=location, location_id=loc_id,
-                        name=name, reason=reason, delta=delta, ledger_document_uri=doc)
+        effect = Effect(
+            key=key or f"test:{uuid.uuid4().hex}",
+            shop=self.shop,
+            account=self.account,
+            kind="test",
+            msku=sku,
+            shopify_sku=sku,
+            inventory_item_id=item_id,
+            location=location,
+            location_id=loc_id,
+            name=name,
+            reason=reason,
+            delta=delta,
+            ledger_document_uri=doc,
+        )
         with Session(self.engine) as s, s.begin():
             s.add(effect)
             s.flush()

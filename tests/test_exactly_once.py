@@ -39,7 +39,9 @@ def attempts(env: SandboxEnv) -> list[Attempt]:
         return list(s.exec(select(Attempt).order_by(Attempt.id)).all())  # type: ignore[arg-type]
 
 
-async def test_crash_after_shopify_applied_resends_and_applies_nothing_twice(temporal_client: Client, tmp_path: Path) -> None:
+async def test_crash_after_shopify_applied_resends_and_applies_nothing_twice(
+    temporal_client: Client, tmp_path: Path
+) -> None:
     async with SandboxEnv(temporal_client, small_scenario([item("MUG", fba=40)]), tmp_path) as env:
         await env.add_effect("MUG", -5)
         gate = GateActivities(env.engine, env.clients)
@@ -60,9 +62,13 @@ async def test_crash_after_shopify_applied_resends_and_applies_nothing_twice(tem
         assert a.state == "succeeded" and a.sends == 2 and a.group_id
 
 
-async def test_attempt_failing_after_shopify_success_is_retried_once(temporal_client: Client, tmp_path: Path) -> None:
+async def test_attempt_failing_after_shopify_success_is_retried_once(
+    temporal_client: Client, tmp_path: Path
+) -> None:
     """The activity dies between Shopify's success and the ledger's record; its retry must not double."""
-    async with SandboxEnv(temporal_client, small_scenario([item("MUG", fba=40), item("CUP", fba=8)]), tmp_path) as env:
+    async with SandboxEnv(
+        temporal_client, small_scenario([item("MUG", fba=40), item("CUP", fba=8)]), tmp_path
+    ) as env:
         gate = GateActivities(env.engine, env.clients)
         crashed: list[int] = []
 
@@ -87,7 +93,9 @@ async def test_attempt_failing_after_shopify_success_is_retried_once(temporal_cl
         assert env.shopify.applied_group_count == 1
 
 
-async def test_stale_after_a_storefront_sale_rereads_only_that_item(temporal_client: Client, tmp_path: Path) -> None:
+async def test_stale_after_a_storefront_sale_rereads_only_that_item(
+    temporal_client: Client, tmp_path: Path
+) -> None:
     scenario = small_scenario([item("MUG", warehouse=30), item("CUP", warehouse=20)])
     async with SandboxEnv(temporal_client, scenario, tmp_path) as env:
         await env.add_effect("MUG", 5, location="warehouse")
@@ -101,8 +109,10 @@ async def test_stale_after_a_storefront_sale_rereads_only_that_item(temporal_cli
         assert second.state == "succeeded" and second.effects_applied == 2
         assert env.qty("MUG", "warehouse") == 32 and env.qty("CUP", "warehouse") == 22
         a1, a2 = attempts(env)
-        r1, r2 = gate_store.AdjustRequest.model_validate_json(a1.request_json), \
-            gate_store.AdjustRequest.model_validate_json(a2.request_json)
+        r1, r2 = (
+            gate_store.AdjustRequest.model_validate_json(a1.request_json),
+            gate_store.AdjustRequest.model_validate_json(a2.request_json),
+        )
         froms1 = {c.inventory_item_id: c.change_from_quantity for c in r1.changes}
         froms2 = {c.inventory_item_id: c.change_from_quantity for c in r2.changes}
         mug, _ = await env.ids("MUG", "warehouse")
@@ -119,6 +129,7 @@ async def test_one_invalid_change_among_250_fails_alone(temporal_client: Client,
         bad = await env.add_effect("S249", -1)
         with Session(env.engine) as s, s.begin():
             from reconciler.ledger.tables import Effect
+
             e = s.get(Effect, bad)
             assert e is not None
             e.inventory_item_id = "gid://shopify/InventoryItem/999999999"
@@ -134,9 +145,13 @@ async def test_one_invalid_change_among_250_fails_alone(temporal_client: Client,
         assert all(env.qty(f"S{i:03d}") == 9 for i in range(249)) and env.qty("S249") == 10
 
 
-async def test_throttled_and_5xx_from_shopify_still_apply_exactly_once(temporal_client: Client, tmp_path: Path) -> None:
-    faults = [{"day": 0, "type": "fault", "api": "shopify", "kind": k, "rate": r, "until_day": 1000}
-              for k, r in (("rate_limit", 0.4), ("server_error", 0.4))]
+async def test_throttled_and_5xx_from_shopify_still_apply_exactly_once(
+    temporal_client: Client, tmp_path: Path
+) -> None:
+    faults = [
+        {"day": 0, "type": "fault", "api": "shopify", "kind": k, "rate": r, "until_day": 1000}
+        for k, r in (("rate_limit", 0.4), ("server_error", 0.4))
+    ]
     scenario = small_scenario([item(f"T{i}", fba=50) for i in range(6)], events=faults)
     async with SandboxEnv(temporal_client, scenario, tmp_path) as env, env.make_worker():
         await env.start_gate()

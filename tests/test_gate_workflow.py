@@ -28,7 +28,9 @@ async def eventually(check: Callable[[], bool], timeout: float = 30, what: str =
     raise AssertionError(f"timed out waiting for {what}")
 
 
-async def test_pause_holds_every_write_and_resume_applies_the_queue_once(temporal_client: Client, tmp_path: Path) -> None:
+async def test_pause_holds_every_write_and_resume_applies_the_queue_once(
+    temporal_client: Client, tmp_path: Path
+) -> None:
     scenario = small_scenario([item("MUG", fba=40), item("CUP", fba=10)])
     async with SandboxEnv(temporal_client, scenario, tmp_path) as env, env.make_worker():
         await env.start_gate()
@@ -55,30 +57,40 @@ async def test_pause_holds_every_write_and_resume_applies_the_queue_once(tempora
         assert env.qty("MUG") == 35 and env.shopify.mutation_count == 1
 
 
-async def test_large_effect_is_held_while_ordinary_ones_flow_then_approved(temporal_client: Client, tmp_path: Path) -> None:
-    scenario = small_scenario([item("LAMP", fba=100)], config={"large_delta_units": 20, "large_delta_pct": 10})
+async def test_large_effect_is_held_while_ordinary_ones_flow_then_approved(
+    temporal_client: Client, tmp_path: Path
+) -> None:
+    scenario = small_scenario(
+        [item("LAMP", fba=100)], config={"large_delta_units": 20, "large_delta_pct": 10}
+    )
     async with SandboxEnv(temporal_client, scenario, tmp_path) as env, env.make_worker():
         await env.start_gate()
         big = await env.add_effect("LAMP", -60)
         await env.add_effect("LAMP", -2)
         await control.wake_gate(temporal_client, env.settings, env.shop)
-        await eventually(lambda: len(env.effects("applied")) == 1 and len(env.effects("held")) == 1, what="hold")
+        await eventually(
+            lambda: len(env.effects("applied")) == 1 and len(env.effects("held")) == 1, what="hold"
+        )
         assert env.qty("LAMP") == 98
         held = env.effects("held")[0]
         assert held.id == big and held.hold_id is not None
 
-        result = await control.decide(temporal_client, env.shop, HoldDecision(hold_ids=[held.hold_id], by="alice"),
-                                      approve=True)
+        result = await control.decide(
+            temporal_client, env.shop, HoldDecision(hold_ids=[held.hold_id], by="alice"), approve=True
+        )
         assert result.resolved == [held.hold_id]
         await eventually(lambda: len(env.effects("applied")) == 2, what="approved effect applied")
         assert env.qty("LAMP") == 38
-        again = await control.decide(temporal_client, env.shop, HoldDecision(hold_ids=[held.hold_id], by="alice"),
-                                     approve=True)
+        again = await control.decide(
+            temporal_client, env.shop, HoldDecision(hold_ids=[held.hold_id], by="alice"), approve=True
+        )
         assert again.not_open == [held.hold_id] and env.qty("LAMP") == 38
 
 
 async def test_rejected_hold_is_never_written(temporal_client: Client, tmp_path: Path) -> None:
-    scenario = small_scenario([item("LAMP", fba=100)], config={"large_delta_units": 20, "large_delta_pct": 10})
+    scenario = small_scenario(
+        [item("LAMP", fba=100)], config={"large_delta_units": 20, "large_delta_pct": 10}
+    )
     async with SandboxEnv(temporal_client, scenario, tmp_path) as env, env.make_worker():
         await env.start_gate()
         await env.add_effect("LAMP", 70)
@@ -86,15 +98,21 @@ async def test_rejected_hold_is_never_written(temporal_client: Client, tmp_path:
         await eventually(lambda: len(env.effects("held")) == 1, what="hold")
         hold_id = env.effects("held")[0].hold_id
         assert hold_id is not None
-        await control.decide(temporal_client, env.shop, HoldDecision(hold_ids=[hold_id], by="bob", note="count is right"),
-                             approve=False)
+        await control.decide(
+            temporal_client,
+            env.shop,
+            HoldDecision(hold_ids=[hold_id], by="bob", note="count is right"),
+            approve=False,
+        )
         await eventually(lambda: len(env.effects("rejected")) == 1, what="rejected")
         await control.wake_gate(temporal_client, env.settings, env.shop)
         await asyncio.sleep(1.5)
         assert env.qty("LAMP") == 100 and env.shopify.mutation_count == 0
 
 
-async def test_validator_refuses_an_approval_without_holds_or_author(temporal_client: Client, tmp_path: Path) -> None:
+async def test_validator_refuses_an_approval_without_holds_or_author(
+    temporal_client: Client, tmp_path: Path
+) -> None:
     async with SandboxEnv(temporal_client, small_scenario([item("A")]), tmp_path) as env, env.make_worker():
         handle = await env.start_gate()
         with pytest.raises(WorkflowUpdateFailedError):
@@ -107,7 +125,9 @@ async def test_validator_refuses_an_approval_without_holds_or_author(temporal_cl
         await eventually(lambda: len(env.effects("applied")) == 1, what="applied after refused updates")
 
 
-async def test_recorded_gate_history_replays_deterministically(temporal_client: Client, tmp_path: Path) -> None:
+async def test_recorded_gate_history_replays_deterministically(
+    temporal_client: Client, tmp_path: Path
+) -> None:
     scenario = small_scenario([item("A", fba=50)], config={"large_delta_units": 5, "large_delta_pct": 5})
     async with SandboxEnv(temporal_client, scenario, tmp_path) as env, env.make_worker():
         handle = await env.start_gate()
@@ -115,11 +135,16 @@ async def test_recorded_gate_history_replays_deterministically(temporal_client: 
         await env.add_effect("A", -1)
         await env.add_effect("A", -30)
         await control.resume(temporal_client, env.shop)
-        await eventually(lambda: len(env.effects("held")) == 1 and len(env.effects("applied")) == 1, what="pass")
+        await eventually(
+            lambda: len(env.effects("held")) == 1 and len(env.effects("applied")) == 1, what="pass"
+        )
         hold_id = env.effects("held")[0].hold_id
         assert hold_id is not None
-        await control.decide(temporal_client, env.shop, HoldDecision(hold_ids=[hold_id], by="alice"), approve=True)
+        await control.decide(
+            temporal_client, env.shop, HoldDecision(hold_ids=[hold_id], by="alice"), approve=True
+        )
         await eventually(lambda: len(env.effects("applied")) == 2, what="approved")
         history = await handle.fetch_history()
-    await Replayer(workflows=[GateWorkflow, SyncCycleWorkflow], data_converter=pydantic_data_converter).replay_workflow(
-        history)
+    await Replayer(
+        workflows=[GateWorkflow, SyncCycleWorkflow], data_converter=pydantic_data_converter
+    ).replay_workflow(history)

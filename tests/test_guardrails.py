@@ -6,8 +6,15 @@ from reconciler.guardrails import effects_to_hold, is_large, large_net_changes
 from reconciler.netting import PendingEffect
 
 
-def effect(effect_id: int, delta: int, *, item: str = "I1", location: str = "L1", name: str = "available",
-           account: str = "us") -> PendingEffect:  # fmt: skip
+def effect(
+    effect_id: int,
+    delta: int,
+    *,
+    item: str = "I1",
+    location: str = "L1",
+    name: str = "available",
+    account: str = "us",
+) -> PendingEffect:
     return PendingEffect(
         effect_id=effect_id,
         account=account,

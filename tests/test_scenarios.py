@@ -18,10 +18,14 @@ EXAMPLES = ["01-shipments.json", "02-ledger-adjustments.json", "05-packs-and-unm
 async def test_example_scenario_ends_at_expect(name: str, tmp_path: Path) -> None:
     path = shared_path("scenarios", name)
     out = tmp_path / "result.json"
-    result = await run_demo(str(path), str(out), day_seconds=2.0, workdir=str(tmp_path / "run"), printer=lambda *_: None)
+    result = await run_demo(
+        str(path), str(out), day_seconds=2.0, workdir=str(tmp_path / "run"), printer=lambda *_: None
+    )
     expect = json.loads(path.read_text())["expect"]
     assert result["shopify"] == expect, result["notes"]
     for key in ("holds", "cases", "alerts", "quarantined", "discrepancies", "stats"):
         assert key in result
     if name.startswith("05"):
-        assert [q["reason"] for q in result["quarantined"]] and all("GHOST-1" in q["reason"] for q in result["quarantined"])
+        assert [q["reason"] for q in result["quarantined"]] and all(
+            "GHOST-1" in q["reason"] for q in result["quarantined"]
+        )

@@ -20,8 +20,13 @@ from workflows.sync_cycle import SyncCycleWorkflow
 
 async def run_cycle(env: SandboxEnv) -> CycleSummary:
     inp = control.cycle_input(env.settings, env.settings.account(env.account))
-    return await env.client.execute_workflow(SyncCycleWorkflow.run, inp, id=f"cycle-{uuid.uuid4().hex[:8]}",
-                                             task_queue=env.task_queue, result_type=CycleSummary)
+    return await env.client.execute_workflow(
+        SyncCycleWorkflow.run,
+        inp,
+        id=f"cycle-{uuid.uuid4().hex[:8]}",
+        task_queue=env.task_queue,
+        result_type=CycleSummary,
+    )
 
 
 def deltas(env: SandboxEnv) -> dict[tuple[str, str], int]:
@@ -36,12 +41,21 @@ EVENTS: list[dict[str, Any]] = [
     {"day": 0.2, "type": "adjustment", "sku": "MUG", "reason": "M", "quantity": 1},
     {"day": 0.2, "type": "adjustment", "sku": "MUG", "reason": "M", "quantity": 1},  # identical, legitimate
     {"day": 0.3, "type": "adjustment", "sku": "CUP", "reason": "E", "quantity": 1},
-    {"day": 0.4, "type": "customer_return", "order_id": "113-1", "sku": "MUG", "quantity": 1,
-     "disposition": "SELLABLE", "lpn": "LPN1"},
+    {
+        "day": 0.4,
+        "type": "customer_return",
+        "order_id": "113-1",
+        "sku": "MUG",
+        "quantity": 1,
+        "disposition": "SELLABLE",
+        "lpn": "LPN1",
+    },
 ]
 
 
-async def test_cycle_turns_orders_and_ledger_rows_into_effects_once(temporal_client: Client, tmp_path: Path) -> None:
+async def test_cycle_turns_orders_and_ledger_rows_into_effects_once(
+    temporal_client: Client, tmp_path: Path
+) -> None:
     scenario = small_scenario([item("MUG"), item("CUP")], events=EVENTS)
     async with SandboxEnv(temporal_client, scenario, tmp_path, start_day=0.8) as env, env.make_worker():
         first = await run_cycle(env)
@@ -56,10 +70,15 @@ async def test_cycle_turns_orders_and_ledger_rows_into_effects_once(temporal_cli
 
 
 async def test_duplicated_and_backposted_rows_count_once(temporal_client: Client, tmp_path: Path) -> None:
-    faults = [{"day": 0, "type": "fault", "api": "amazon", "kind": k, "rate": 1.0, "until_day": 3}
-              for k in ("duplicate_rows", "backpost")]
+    faults = [
+        {"day": 0, "type": "fault", "api": "amazon", "kind": k, "rate": 1.0, "until_day": 3}
+        for k in ("duplicate_rows", "backpost")
+    ]
     scenario = small_scenario([item("MUG"), item("CUP")], events=faults + EVENTS)
-    async with SandboxEnv(temporal_client, scenario, tmp_path, start_day=0.5, day_seconds=1.0) as env, env.make_worker():
+    async with (
+        SandboxEnv(temporal_client, scenario, tmp_path, start_day=0.5, day_seconds=1.0) as env,
+        env.make_worker(),
+    ):
         for _ in range(5):
             await run_cycle(env)
             await asyncio.sleep(0.8)
@@ -71,11 +90,25 @@ async def test_duplicated_and_backposted_rows_count_once(temporal_client: Client
         assert deltas(env) == {("MUG", "available"): -3, ("CUP", "available"): -1, ("CUP", "damaged"): 1}
 
 
-async def test_cancelled_report_is_recovered_by_a_later_overlapping_read(temporal_client: Client, tmp_path: Path) -> None:
-    faults = [{"day": 0, "type": "fault", "api": "amazon", "kind": "report_cancelled", "rate": 1.0, "until_day": 0.9}]
+async def test_cancelled_report_is_recovered_by_a_later_overlapping_read(
+    temporal_client: Client, tmp_path: Path
+) -> None:
+    faults = [
+        {
+            "day": 0,
+            "type": "fault",
+            "api": "amazon",
+            "kind": "report_cancelled",
+            "rate": 1.0,
+            "until_day": 0.9,
+        }
+    ]
     events = [{"day": 0.2, "type": "adjustment", "sku": "CUP", "reason": "F", "quantity": 2}]
     scenario = small_scenario([item("CUP")], events=faults + events, config={"shipments_source": "ledger"})
-    async with SandboxEnv(temporal_client, scenario, tmp_path, start_day=0.5, day_seconds=1.0) as env, env.make_worker():
+    async with (
+        SandboxEnv(temporal_client, scenario, tmp_path, start_day=0.5, day_seconds=1.0) as env,
+        env.make_worker(),
+    ):
         summary = await run_cycle(env)
         assert summary.outcomes[-1].status == "cancelled" and deltas(env) == {}
         await asyncio.sleep(0.6)  # past the fault window
@@ -83,11 +116,18 @@ async def test_cancelled_report_is_recovered_by_a_later_overlapping_read(tempora
         assert deltas(env) == {("CUP", "available"): 2}
 
 
-async def test_fatal_report_keeps_the_cursor_and_alerts_after_three(temporal_client: Client, tmp_path: Path) -> None:
-    faults = [{"day": 0, "type": "fault", "api": "amazon", "kind": "report_fatal", "rate": 1.0, "until_day": 1.5}]
+async def test_fatal_report_keeps_the_cursor_and_alerts_after_three(
+    temporal_client: Client, tmp_path: Path
+) -> None:
+    faults = [
+        {"day": 0, "type": "fault", "api": "amazon", "kind": "report_fatal", "rate": 1.0, "until_day": 1.5}
+    ]
     events = [{"day": 0.2, "type": "adjustment", "sku": "CUP", "reason": "M", "quantity": 1}]
     scenario = small_scenario([item("CUP")], events=faults + events, config={"shipments_source": "ledger"})
-    async with SandboxEnv(temporal_client, scenario, tmp_path, start_day=0.5, day_seconds=2.0) as env, env.make_worker():
+    async with (
+        SandboxEnv(temporal_client, scenario, tmp_path, start_day=0.5, day_seconds=2.0) as env,
+        env.make_worker(),
+    ):
         for _ in range(3):
             summary = await run_cycle(env)
             assert summary.outcomes[-1].status == "fatal"

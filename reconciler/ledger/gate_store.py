@@ -39,24 +39,36 @@ def idempotency_key(shop: str, batch_id: int, number: int) -> str:
 
 def pending_effects(engine: Engine, shop: str, limit: int) -> list[Effect]:
     with Session(engine) as s:
-        stmt = (select(Effect)
-                .where(Effect.shop == shop, col(Effect.state).in_([EffectState.PENDING, EffectState.APPROVED]))
-                .order_by(col(Effect.id)).limit(limit))
+        stmt = (
+            select(Effect)
+            .where(Effect.shop == shop, col(Effect.state).in_([EffectState.PENDING, EffectState.APPROVED]))
+            .order_by(col(Effect.id))
+            .limit(limit)
+        )
         return list(s.exec(stmt).all())
 
 
-def count_pending(engine: Engine, shop: str) -> int:
+def countas_pending(engine: Engine, shop: str) -> int:
     with Session(engine) as s:
-        return s.exec(select(func.count()).select_from(Effect).where(
-            Effect.shop == shop, col(Effect.state).in_([EffectState.PENDING, EffectState.APPROVED]))).one()
+        return s.exec(
+            select(func.count())
+            .select_from(Effect)
+            .where(Effect.shop == shop, col(Effect.state).in_([EffectState.PENDING, EffectState.APPROVED]))
+        ).one()
 
 
 def plan_and_store(
-    engine: Engine, shop: str, effects: Sequence[Effect], quantities: QuantityReads,
-    thresholds: Mapping[str, Thresholds], *, app_name: str, more: bool,
+    engine: Engine,
+    shop: str,
+    effects: Sequence[Effect],
+    quantities: QuantityReads,
+    thresholds: Mapping[str, Thresholds],
+    *,
+    app_name: str,
+    more: bool,
 ) -> PlanResult:
     """Hold large effects, net the rest into batches and store each batch's first attempt."""
-    candidates = [_pending(e) for e in effects]
+    candidates = [as_pending(e) for e in effects]
     pending_only = [c for c, e in zip(candidates, effects, strict=True) if e.state == EffectState.PENDING]
     on_hand = {k: q.get("on_hand", 0) for k, q in quantities.items()}
     to_hold = effects_to_hold(pending_only, on_hand, {a: (t.units, t.pct) for a, t in thresholds.items()})
@@ -64,7 +76,9 @@ def plan_and_store(
     result = PlanResult(effects_held=len(to_hold), more=more)
     now = _now()
     with Session(engine) as s, s.begin():
-        by_id = {e.id: e for e in s.exec(select(Effect).where(col(Effect.id).in_([e.id for e in effects]))).all()}
+        by_id = {
+            e.id: e for e in s.exec(select(Effect).where(col(Effect.id).in_([e.id for e in effects]))).all()
+        }
         for effect_id, why in to_hold.items():
             effect = by_id[effect_id]
             if effect.state != EffectState.PENDING:
@@ -86,41 +100,77 @@ def plan_and_store(
     return result
 
 
-def _pending(e: Effect) -> PendingEffect:
+def as_pending(e: Effect) -> PendingEffect:
     assert e.id is not None
-    return PendingEffect(effect_id=e.id, account=e.account, inventory_item_id=e.inventory_item_id,
-                         location_id=e.location_id, name=e.name, reason=e.reason,
-                         ledger_document_uri=e.ledger_document_uri, delta=e.delta)
+    return PendingEffect(
+        effect_id=e.id,
+        account=e.account,
+        inventory_item_id=e.inventory_item_id,
+        location_id=e.location_id,
+        name=e.name,
+        reason=e.reason,
+        ledger_document_uri=e.ledger_document_uri,
+        delta=e.delta,
+    )
 
 
-def _store_batch(s: Session, shop: str, planned: PlannedBatch, expected: dict[tuple[str, str, str], int],
-                 by_id: Mapping[int | None, Effect], app_name: str) -> int:
-    batch = Batch(shop=shop, name=planned.name, reason=planned.reason, ledger_document_uri=planned.ledger_document_uri)
+def _store_batch(
+    s: Session,
+    shop: str,
+    planned: PlannedBatch,
+    expected: dict[tuple[str, str, str], int],
+    by_id: Mapping[int | None, Effect],
+    app_name: str,
+) -> int:
+    batch = Batch(
+        shop=shop, name=planned.name, reason=planned.reason, ledger_document_uri=planned.ledger_document_uri
+    )
     s.add(batch)
     s.flush()
     assert batch.id is not None
     changes = []
     for c in planned.changes:
-        s.add(BatchChange(batch_id=batch.id, inventory_item_id=c.inventory_item_id, location_id=c.location_id,
-                          delta=c.delta))
+        s.add(
+            BatchChange(
+                batch_id=batch.id,
+                inventory_item_id=c.inventory_item_id,
+                location_id=c.location_id,
+                delta=c.delta,
+            )
+        )
         key = (c.inventory_item_id, c.location_id, planned.name)
         current = expected.get(key)
-        changes.append(InventoryChange(inventory_item_id=c.inventory_item_id, location_id=c.location_id,
-                                       delta=c.delta, change_from_quantity=current,
-                                       ledger_document_uri=planned.ledger_document_uri))
+        changes.append(
+            InventoryChange(
+                inventory_item_id=c.inventory_item_id,
+                location_id=c.location_id,
+                delta=c.delta,
+                change_from_quantity=current,
+                ledger_document_uri=planned.ledger_document_uri,
+            )
+        )
         if current is not None:
             expected[key] = current + c.delta
         for effect_id in c.effect_ids:
             effect = by_id[effect_id]
             effect.state, effect.batch_id = EffectState.IN_FLIGHT, batch.id
-    request = AdjustRequest(name=planned.name, reason=planned.reason,
-                            reference_document_uri=f"gid://{app_name}/AdjustmentBatch/{batch.id}", changes=changes)
+    request = AdjustRequest(
+        name=planned.name,
+        reason=planned.reason,
+        reference_document_uri=f"gid://{app_name}/AdjustmentBatch/{batch.id}",
+        changes=changes,
+    )
     return _new_attempt(s, shop, batch.id, 1, request)
 
 
 def _new_attempt(s: Session, shop: str, batch_id: int, number: int, request: AdjustRequest) -> int:
-    attempt = Attempt(batch_id=batch_id, shop=shop, number=number, idempotency_key=idempotency_key(shop, batch_id, number),
-                      request_json=request.model_dump_json())
+    attempt = Attempt(
+        batch_id=batch_id,
+        shop=shop,
+        number=number,
+        idempotency_key=idempotency_key(shop, batch_id, number),
+        request_json=request.model_dump_json(),
+    )
     s.add(attempt)
     s.flush()
     assert attempt.id is not None
@@ -129,8 +179,13 @@ def _new_attempt(s: Session, shop: str, batch_id: int, number: int, request: Adj
 
 def open_attempt_ids(engine: Engine, shop: str) -> list[int]:
     with Session(engine) as s:
-        return list(s.exec(select(Attempt.id).where(Attempt.shop == shop, Attempt.state == "open")
-                           .order_by(col(Attempt.id))).all())
+        return list(
+            s.exec(
+                select(Attempt.id)
+                .where(Attempt.shop == shop, Attempt.state == "open")
+                .order_by(col(Attempt.id))
+            ).all()
+        )
 
 
 class AttemptToSend:
@@ -144,7 +199,9 @@ class AttemptToSend:
         self.first_sent_at = _aware(attempt.first_sent_at)
 
 
-def prepare_send(engine: Engine, attempt_id: int, now: datetime | None = None) -> AttemptToSend | AttemptResult:
+def prepare_send(
+    engine: Engine, attempt_id: int, now: datetime | None = None
+) -> AttemptToSend | AttemptResult:
     """Mark the attempt as sent (once) or say why it must not be sent: closed already, or open so long
     that Shopify may have forgotten its key (then it becomes a hold for a person)."""
     now = now or _now()
@@ -153,13 +210,17 @@ def prepare_send(engine: Engine, attempt_id: int, now: datetime | None = None) -
         if attempt is None:
             return AttemptResult(attempt_id=attempt_id, state="not_open", message="no such attempt")
         if attempt.state != "open":
-            return AttemptResult(attempt_id=attempt_id, state="not_open", message=f"attempt is {attempt.state}")
+            return AttemptResult(
+                attempt_id=attempt_id, state="not_open", message=f"attempt is {attempt.state}"
+            )
         first = _aware(attempt.first_sent_at)
         if first is not None and now - first > ATTEMPT_RESEND_LIMIT:
             attempt.state = "expired"
-            why = (f"attempt {attempt.id} of batch {attempt.batch_id} was first sent {first:%Y-%m-%d %H:%M} UTC and "
-                   "never answered; Shopify may have forgotten its idempotency key. Check the items in Shopify, "
-                   "then approve to resend it (a changed quantity makes it fail safely) or reject it.")
+            why = (
+                f"attempt {attempt.id} of batch {attempt.batch_id} was first sent {first:%Y-%m-%d %H:%M} UTC and "
+                "never answered; Shopify may have forgotten its idempotency key. Check the items in Shopify, "
+                "then approve to resend it (a changed quantity makes it fail safely) or reject it."
+            )
             s.add(Hold(shop=attempt.shop, kind="expired_attempt", attempt_id=attempt.id, why=why))
             return AttemptResult(attempt_id=attempt_id, state="expired", message=why)
         if attempt.first_sent_at is None:
@@ -174,7 +235,9 @@ def record_success(engine: Engine, attempt_id: int, outcome: AdjustOutcome) -> A
         attempt = s.get(Attempt, attempt_id)
         assert attempt is not None
         if attempt.state != "open":
-            return AttemptResult(attempt_id=attempt_id, state="not_open", message=f"attempt is {attempt.state}")
+            return AttemptResult(
+                attempt_id=attempt_id, state="not_open", message=f"attempt is {attempt.state}"
+            )
         request = AdjustRequest.model_validate_json(attempt.request_json)
         after: dict[tuple[str, str], int | None] = {}
         for c in request.changes:
@@ -189,20 +252,29 @@ def record_success(engine: Engine, attempt_id: int, outcome: AdjustOutcome) -> A
         assert batch is not None
         batch.state, batch.closed_at = "applied", now
         live = {(c.inventory_item_id, c.location_id) for c in request.changes}
-        for bc in s.exec(select(BatchChange).where(BatchChange.batch_id == batch.id, BatchChange.state == "open")):
+        for bc in s.exec(
+            select(BatchChange).where(BatchChange.batch_id == batch.id, BatchChange.state == "open")
+        ):
             if (bc.inventory_item_id, bc.location_id) in live:
                 bc.state = "applied"
         applied_count = 0
-        for effect in s.exec(select(Effect).where(Effect.batch_id == batch.id, Effect.state == EffectState.IN_FLIGHT)):
+        for effect in s.exec(
+            select(Effect).where(Effect.batch_id == batch.id, Effect.state == EffectState.IN_FLIGHT)
+        ):
             key = (effect.inventory_item_id, effect.location_id)
             if key in live:
-                effect.state, effect.applied_at, effect.quantity_after = EffectState.APPLIED, now, after.get(key)
+                effect.state, effect.applied_at, effect.quantity_after = (
+                    EffectState.APPLIED,
+                    now,
+                    after.get(key),
+                )
                 applied_count += 1
         return AttemptResult(attempt_id=attempt_id, state="succeeded", effects_applied=applied_count)
 
 
-def record_user_errors(engine: Engine, attempt_id: int, outcome: AdjustOutcome,
-                       fresh: QuantityReads) -> AttemptResult:
+def record_user_errors(
+    engine: Engine, attempt_id: int, outcome: AdjustOutcome, fresh: QuantityReads
+) -> AttemptResult:
     """Close the attempt on Shopify's user errors and, where something can still be written, open the
     next one: stale quantities re-read (`fresh` holds only those), a rejected change split out as failed
     effects with Shopify's message, the rest resent."""
@@ -211,7 +283,9 @@ def record_user_errors(engine: Engine, attempt_id: int, outcome: AdjustOutcome,
         attempt = s.get(Attempt, attempt_id)
         assert attempt is not None
         if attempt.state != "open":
-            return AttemptResult(attempt_id=attempt_id, state="not_open", message=f"attempt is {attempt.state}")
+            return AttemptResult(
+                attempt_id=attempt_id, state="not_open", message=f"attempt is {attempt.state}"
+            )
         request = AdjustRequest.model_validate_json(attempt.request_json)
         stale, bad, general = classify_user_errors(outcome.user_errors, len(request.changes))
         attempt.closed_at, attempt.response_json = now, outcome.model_dump_json()
@@ -228,8 +302,12 @@ def record_user_errors(engine: Engine, attempt_id: int, outcome: AdjustOutcome,
             batch = s.get(Batch, attempt.batch_id)
             assert batch is not None
             batch.state, batch.closed_at = "failed", now
-            return AttemptResult(attempt_id=attempt_id, state="failed", effects_failed=failed_count,
-                                 message=messages or "; ".join(bad.values()))
+            return AttemptResult(
+                attempt_id=attempt_id,
+                state="failed",
+                effects_failed=failed_count,
+                message=messages or "; ".join(bad.values()),
+            )
         refreshed = []
         stale_keys = {(request.changes[i].inventory_item_id, request.changes[i].location_id) for i in stale}
         for c in keep:
@@ -237,14 +315,25 @@ def record_user_errors(engine: Engine, attempt_id: int, outcome: AdjustOutcome,
             if key in stale_keys:
                 c = c.model_copy(update={"change_from_quantity": fresh.get(key, {}).get(request.name)})
             refreshed.append(c)
-        next_id = _new_attempt(s, attempt.shop, attempt.batch_id, attempt.number + 1,
-                               request.model_copy(update={"changes": refreshed}))
-        return AttemptResult(attempt_id=attempt_id, state="stale" if not failed_idx else "split",
-                             next_attempt_id=next_id, effects_failed=failed_count,
-                             message=f"{len(stale)} stale, {len(failed_idx)} failed")
+        next_id = _new_attempt(
+            s,
+            attempt.shop,
+            attempt.batch_id,
+            attempt.number + 1,
+            request.model_copy(update={"changes": refreshed}),
+        )
+        return AttemptResult(
+            attempt_id=attempt_id,
+            state="stale" if not failed_idx else "split",
+            next_attempt_id=next_id,
+            effects_failed=failed_count,
+            message=f"{len(stale)} stale, {len(failed_idx)} failed",
+        )
 
 
-def classify_user_errors(errors: Sequence[UserError], n_changes: int) -> tuple[list[int], dict[int, str], list[UserError]]:
+def classify_user_errors(
+    errors: Sequence[UserError], n_changes: int
+) -> tuple[list[int], dict[int, str], list[UserError]]:
     """(stale change indexes, rejected change index → message, errors about the whole request)."""
     stale: list[int] = []
     bad: dict[int, str] = {}
@@ -267,13 +356,22 @@ def stale_keys(request: AdjustRequest, outcome: AdjustOutcome) -> list[tuple[str
 
 def _fail_change(s: Session, batch_id: int, change: InventoryChange, message: str, now: datetime) -> int:
     n = 0
-    for bc in s.exec(select(BatchChange).where(BatchChange.batch_id == batch_id,
-                                               BatchChange.inventory_item_id == change.inventory_item_id,
-                                               BatchChange.location_id == change.location_id)):
+    for bc in s.exec(
+        select(BatchChange).where(
+            BatchChange.batch_id == batch_id,
+            BatchChange.inventory_item_id == change.inventory_item_id,
+            BatchChange.location_id == change.location_id,
+        )
+    ):
         bc.state, bc.error = "failed", message
-    for effect in s.exec(select(Effect).where(Effect.batch_id == batch_id, Effect.state == EffectState.IN_FLIGHT,
-                                              Effect.inventory_item_id == change.inventory_item_id,
-                                              Effect.location_id == change.location_id)):
+    for effect in s.exec(
+        select(Effect).where(
+            Effect.batch_id == batch_id,
+            Effect.state == EffectState.IN_FLIGHT,
+            Effect.inventory_item_id == change.inventory_item_id,
+            Effect.location_id == change.location_id,
+        )
+    ):
         effect.state, effect.error = EffectState.FAILED, f"Shopify refused the change: {message}"
         n += 1
     return n
@@ -310,7 +408,9 @@ def _decide_expired_attempt(s: Session, attempt_id: int, approve: bool, by: str,
         attempt.state, attempt.first_sent_at = "open", now
         return
     attempt.state, attempt.closed_at = "failed", now
-    for effect in s.exec(select(Effect).where(Effect.batch_id == attempt.batch_id, Effect.state == EffectState.IN_FLIGHT)):
+    for effect in s.exec(
+        select(Effect).where(Effect.batch_id == attempt.batch_id, Effect.state == EffectState.IN_FLIGHT)
+    ):
         effect.state, effect.error = EffectState.REJECTED, f"expired attempt rejected by {by}"
 
 

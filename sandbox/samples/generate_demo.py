@@ -19,17 +19,25 @@ def generate(n_skus: int = 60, days: int = 14, seed: int = 7, orders_per_day: in
     catalog, stock = [], {}
     for i in range(n_skus):
         sku = f"SKU-{i:03d}"
-        item = {"sku": sku, "fnsku": f"X00{i:07d}", "asin": f"B0{i:08d}",
-                "amazon": {"sellable": rng.randint(60, 200), "unsellable": rng.randint(0, 3)}}
+        item = {
+            "sku": sku,
+            "fnsku": f"X00{i:07d}",
+            "asin": f"B0{i:08d}",
+            "amazon": {"sellable": rng.randint(60, 200), "unsellable": rng.randint(0, 3)},
+        }
         if i == 1:
             item.update(sku="AMZ-RENAMED-001", shopify_sku="SKU-001")
         if i == 2:
             item.update(sku="SKU-002-2PK", shopify_sku="SKU-002", pack=2)
         pack = item.get("pack", 1)
         if i != 3:  # SKU-003 is sold on Amazon only: its rows must be quarantined
-            item["shopify"] = {"fba": {"available": item["amazon"]["sellable"] * pack,
-                                       "damaged": item["amazon"]["unsellable"] * pack},
-                               "warehouse": {"available": rng.randint(0, 50), "incoming": 0, "damaged": 0}}
+            item["shopify"] = {
+                "fba": {
+                    "available": item["amazon"]["sellable"] * pack,
+                    "damaged": item["amazon"]["unsellable"] * pack,
+                },
+                "warehouse": {"available": rng.randint(0, 50), "incoming": 0, "damaged": 0},
+            }
             stock[item.get("shopify_sku", item["sku"])] = json.loads(json.dumps(item["shopify"]))
         catalog.append(item)
     by_sku = {c["sku"]: c for c in catalog}
@@ -51,29 +59,57 @@ def generate(n_skus: int = 60, days: int = 14, seed: int = 7, orders_per_day: in
             t = round(day + rng.random() * 0.95, 3)
             if rng.random() < 0.1:  # ships in two parts
                 first = 1
-                events.append({"day": t, "type": "order_shipped", "order_id": oid,
-                               "items": [{"sku": sku, "quantity": first, "order_item_id": "1"}]})
+                events.append(
+                    {
+                        "day": t,
+                        "type": "order_shipped",
+                        "order_id": oid,
+                        "items": [{"sku": sku, "quantity": first, "order_item_id": "1"}],
+                    }
+                )
                 partial.append((oid, sku, q + 1))
                 fba(sku, "available", -first)
                 continue
-            events.append({"day": t, "type": "order_shipped", "order_id": oid, "items": [{"sku": sku, "quantity": q}]})
+            events.append(
+                {"day": t, "type": "order_shipped", "order_id": oid, "items": [{"sku": sku, "quantity": q}]}
+            )
             fba(sku, "available", -q)
         if partial and rng.random() < 0.8:
             oid, sku, rest = partial.pop(0)
-            events.append({"day": round(day + 0.97, 3), "type": "order_shipped", "order_id": oid,
-                           "items": [{"sku": sku, "quantity": rest, "order_item_id": "1"}]})
+            events.append(
+                {
+                    "day": round(day + 0.97, 3),
+                    "type": "order_shipped",
+                    "order_id": oid,
+                    "items": [{"sku": sku, "quantity": rest, "order_item_id": "1"}],
+                }
+            )
             fba(sku, "available", -rest)
         if day % 3 == 1:
             order_no += 1
-            events.append({"day": day + 0.5, "type": "order_cancelled", "order_id": f"114-{order_no:07d}-0000000",
-                           "items": [{"sku": rng.choice(catalog)["sku"], "quantity": 2}]})
+            events.append(
+                {
+                    "day": day + 0.5,
+                    "type": "order_cancelled",
+                    "order_id": f"114-{order_no:07d}-0000000",
+                    "items": [{"sku": rng.choice(catalog)["sku"], "quantity": 2}],
+                }
+            )
         # returns, graded: sellable back to available, damaged kinds to damaged
         for _ in range(2):
             sku = rng.choice(catalog)["sku"]
             disp = rng.choice(["SELLABLE", "SELLABLE", "CUSTOMER_DAMAGED", "DEFECTIVE"])
-            events.append({"day": round(day + rng.random() * 0.9, 3), "type": "customer_return",
-                           "order_id": f"114-{rng.randint(1, max(order_no, 1)):07d}-7777777", "sku": sku,
-                           "quantity": 1, "disposition": disp, "lpn": f"LPN{day:02d}{rng.randint(0, 99999):05d}"})
+            events.append(
+                {
+                    "day": round(day + rng.random() * 0.9, 3),
+                    "type": "customer_return",
+                    "order_id": f"114-{rng.randint(1, max(order_no, 1)):07d}-7777777",
+                    "sku": sku,
+                    "quantity": 1,
+                    "disposition": disp,
+                    "lpn": f"LPN{day:02d}{rng.randint(0, 99999):05d}",
+                }
+            )
             fba(sku, "available" if disp == "SELLABLE" else "damaged", 1)
         # warehouse adjustments
         sku = rng.choice(catalog)["sku"]
@@ -86,16 +122,29 @@ def generate(n_skus: int = 60, days: int = 14, seed: int = 7, orders_per_day: in
         fba(sku, "available", q if code == "F" else -q)
         sku = rng.choice(catalog)["sku"]
         code = rng.choice(DAMAGE_CODES)
-        events.append({"day": round(day + 0.6, 3), "type": "adjustment", "sku": sku, "reason": code, "quantity": 1})
+        events.append(
+            {"day": round(day + 0.6, 3), "type": "adjustment", "sku": sku, "reason": code, "quantity": 1}
+        )
         fba(sku, "available", -1)
         fba(sku, "damaged", 1)
         if day % 4 == 2:
             sku = rng.choice(catalog)["sku"]
-            events.append({"day": day + 0.7, "type": "fc_transfer", "sku": sku, "quantity": rng.randint(2, 10)})
+            events.append(
+                {"day": day + 0.7, "type": "fc_transfer", "sku": sku, "quantity": rng.randint(2, 10)}
+            )
         if day % 5 == 3:
             sku = rng.choice(catalog)["sku"]
-            events.append({"day": day + 0.8, "type": "reimbursement", "reimbursement_id": f"95{day:05d}",
-                           "sku": sku, "reason": "Lost_Warehouse", "quantity_cash": 1, "quantity_inventory": 1})
+            events.append(
+                {
+                    "day": day + 0.8,
+                    "type": "reimbursement",
+                    "reimbursement_id": f"95{day:05d}",
+                    "sku": sku,
+                    "reason": "Lost_Warehouse",
+                    "quantity_cash": 1,
+                    "quantity_inventory": 1,
+                }
+            )
             fba(sku, "available", 1)
         if day % 4 == 0:
             sku = rng.choice([c for c in catalog if "shopify" in c])
@@ -103,8 +152,16 @@ def generate(n_skus: int = 60, days: int = 14, seed: int = 7, orders_per_day: in
             events.append({"day": day + 0.45, "type": "shopify_sale", "sku": ssku, "quantity": 1})
             stock[ssku]["warehouse"]["available"] -= 1
     # a person corrects the FBA count by hand; manual changes survive
-    events.append({"day": 5.2, "type": "shopify_manual_adjustment", "sku": "SKU-010", "location": "fba",
-                   "name": "available", "delta": -3})
+    events.append(
+        {
+            "day": 5.2,
+            "type": "shopify_manual_adjustment",
+            "sku": "SKU-010",
+            "location": "fba",
+            "name": "available",
+            "delta": -3,
+        }
+    )
     stock["SKU-010"]["fba"]["available"] -= 3
     # a large write-off waits for approval; the ops team pauses writes for a stocktake meanwhile
     events.append({"day": 7.3, "type": "adjustment", "sku": "SKU-020", "reason": "M", "quantity": 45})
@@ -116,11 +173,14 @@ def generate(n_skus: int = 60, days: int = 14, seed: int = 7, orders_per_day: in
     return {
         "name": "demo-50-skus",
         "description": "Two weeks of FBA activity on 60 SKUs: shipments (some in two parts, some cancelled), graded "
-                       "returns, losses and finds, damage, disposals, transfers, reimbursement units, a 2-pack, a "
-                       "renamed SKU, an Amazon-only SKU, a manual edit, storefront sales, a held write-off, a pause",
-        "marketplace": "US", "start": "2026-10-01T00:00:00Z", "settle_days": 2,
+        "returns, losses and finds, damage, disposals, transfers, reimbursement units, a 2-pack, a "
+        "renamed SKU, an Amazon-only SKU, a manual edit, storefront sales, a held write-off, a pause",
+        "marketplace": "US",
+        "start": "2026-10-01T00:00:00Z",
+        "settle_days": 2,
         "config": {"large_delta_units": 30, "large_delta_pct": 25},
-        "catalog": catalog, "events": events,
+        "catalog": catalog,
+        "events": events,
         "expect": {k: v for k, v in sorted(stock.items())},
     }
 
