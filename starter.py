@@ -45,7 +45,9 @@ def _shop(settings, name: str | None) -> str:  # type: ignore[no-untyped-def]
         settings.shop(name)
         return name
     if len(settings.shops) != 1:
-        raise SystemExit(f"several shops are configured ({[s.name for s in settings.shops]}): pass --shop")
+        from reconciler.config import ConfigError
+
+        raise ConfigError(f"several shops are configured ({[s.name for s in settings.shops]}): pass --shop")
     return settings.shops[0].name
 
 
@@ -198,7 +200,7 @@ async def cmd_decide(args: argparse.Namespace, approve: bool) -> int:
 
 async def cmd_status(args: argparse.Namespace) -> int:
     from sqlalchemy import func
-    from sqlmodel import Session, select
+    from sqlmodel import Session, col, select
 
     from ops import control
     from reconciler.ledger.db import make_engine
@@ -211,8 +213,10 @@ async def cmd_status(args: argparse.Namespace) -> int:
     with Session(engine) as s:
         for a in settings.accounts:
             last = s.exec(
-                select(func.max(CycleRun.finished_at)).where(CycleRun.account == a.name, CycleRun.ok == True)
-            ).one()  # noqa: E712
+                select(func.max(CycleRun.finished_at)).where(
+                    CycleRun.account == a.name, col(CycleRun.ok).is_(True)
+                )
+            ).one()
             try:
                 gate = (await control.gate_status(client, a.shop)).model_dump()
             except Exception as e:  # the gate may not run yet

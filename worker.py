@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import signal
 import sys
 from datetime import timedelta
 
+from temporalio.client import Client
+from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 from activities.clients import Clients
@@ -29,9 +32,29 @@ from workflows.sync_cycle import SyncCycleWorkflow
 log = logging.getLogger("recon.worker")
 
 
+async def connect_with_retry(settings: Settings, stop: asyncio.Event) -> Client | None:
+    """Temporal may be down or restarting when the worker starts: keep trying, with backoff."""
+    delay = 0.5
+    while not stop.is_set():
+        try:
+            client = await connect(settings)
+            await ensure_search_attributes(client)
+            return client
+        except Exception as e:  # connection refused, DNS, TLS handshake…
+            log.warning(
+                "cannot reach Temporal; retrying",
+                extra={"address": settings.temporal.address, "error": str(e)[:200], "retry_in_s": delay},
+            )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            delay = min(delay * 2, 30)
+    return None
+
+
 async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
-    client = await connect(settings)
-    await ensure_search_attributes(client)
+    client = await connect_with_retry(settings, stop)
+    if client is None:
+        return
     engine = make_engine(settings.ledger_url)
     clients = Clients(
         settings, shopify_timeout_s=settings.http_timeout_s, amazon_timeout_s=settings.http_timeout_s
@@ -61,7 +84,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         graceful_shutdown_timeout=timedelta(seconds=10),
     )
     for shop in settings.shops:
-        await control.ensure_gate(client, settings, shop.name)
+        await _ensure_gate(client, settings, shop.name, stop)
     log.info(
         "worker started",
         extra={
@@ -76,6 +99,16 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
             log.info("worker stopping")
     finally:
         await clients.aclose()
+
+
+async def _ensure_gate(client: Client, settings: Settings, shop: str, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        try:
+            await control.ensure_gate(client, settings, shop)
+            return
+        except RPCError as e:
+            log.warning("cannot start the gate yet; retrying", extra={"shop": shop, "error": str(e)[:200]})
+            await asyncio.sleep(1)
 
 
 def main() -> int:

@@ -3,6 +3,7 @@ batches, attempts stored before they are sent), send one attempt, decide holds."
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from sqlalchemy.engine import Engine
@@ -43,7 +44,9 @@ class GateActivities:
     @activity.defn
     @heartbeats
     async def plan_pass(self, req: PlanRequest) -> PlanResult:
-        effects = gate_store.pending_effects(self._engine, req.shop, req.max_effects + 1)
+        effects = await asyncio.to_thread(
+            gate_store.pending_effects, self._engine, req.shop, req.max_effects + 1
+        )
         more = len(effects) > req.max_effects
         effects = effects[: req.max_effects]
         if not effects:
@@ -53,8 +56,15 @@ class GateActivities:
         quantities = await self._clients.shopify(req.shop).quantities(items, locations, QUANTITY_NAMES)
         activity.heartbeat(f"read {len(quantities)} levels")
         app_name = self._clients.settings.shop(req.shop).app_name
-        result = gate_store.plan_and_store(
-            self._engine, req.shop, effects, quantities, req.thresholds, app_name=app_name, more=more
+        result = await asyncio.to_thread(
+            gate_store.plan_and_store,
+            self._engine,
+            req.shop,
+            effects,
+            quantities,
+            req.thresholds,
+            app_name=app_name,
+            more=more,
         )
         self._large_net_alerts(req, effects, quantities)
         log.info(

@@ -3,6 +3,7 @@ ARCHITECTURE §4.2, store rows, derive effects and advance the cursor in one tra
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, time, timedelta
@@ -97,7 +98,8 @@ class SyncActivities:
         activity.heartbeat(f"{len(shipments)} order items read")
         skus = await self._clients.resolve_skus(self._engine, req.account, {s.msku for s in shipments})
         ctx = await self._context(req.account, req.rules)
-        result = ingest_order_shipments(
+        result = await asyncio.to_thread(
+            ingest_order_shipments,
             self._engine,
             ctx,
             shipments=shipments,
@@ -235,7 +237,7 @@ class SyncActivities:
             text = await self._clients.amazon(req.account).download_document(document_id)
             activity.heartbeat("downloaded")
             try:
-                parsed = parse_ledger_report(text)
+                parsed = await asyncio.to_thread(parse_ledger_report, text)
             except ReportFormatError as e:
                 # A report we cannot read at all: refuse it loudly, keep the cursor, alert.
                 with Session(self._engine) as s, s.begin():
@@ -253,7 +255,8 @@ class SyncActivities:
                 raise ApplicationError(str(e), type="ReportFormatError", non_retryable=True) from e
         skus = await self._clients.resolve_skus(self._engine, req.account, {r.msku for r in parsed.rows})
         ctx = await self._context(req.account, req.rules)
-        result = ingest_ledger_read(
+        result = await asyncio.to_thread(
+            ingest_ledger_read,
             self._engine,
             ctx,
             report_request_id=request_id,

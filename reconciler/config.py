@@ -85,7 +85,10 @@ class SkuMap(BaseModel):
             reader = csv.DictReader(f)
             missing = {"msku", "shopify_sku"} - set(reader.fieldnames or [])
             if missing:
-                raise ConfigError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
+                raise ConfigError(
+                    f"{path}:1: missing column(s) {', '.join(sorted(missing))} "
+                    "(the header must be msku,shopify_sku[,pack])"
+                )
             for line, row in enumerate(reader, start=2):
                 try:
                     out.append(
@@ -155,6 +158,18 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="RECON_", env_nested_delimiter="__", extra="forbid")
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls,
+        init_settings,
+        env_settings,
+        dotenv_settings,  # type: ignore[no-untyped-def, override]
+        file_secret_settings,
+    ):
+        # The environment overrides the file (whose values arrive as init arguments).
+        return env_settings, init_settings, dotenv_settings, file_secret_settings
+
     temporal: TemporalConfig = Field(default_factory=TemporalConfig)
     ledger_url: str = "sqlite:///fba-reconciler.db"
     cycle_interval_minutes: float = Field(default=15, gt=0)
@@ -168,28 +183,27 @@ class Settings(BaseSettings):
     shops: list[ShopConfig]
     accounts: list[AccountConfig]
 
+    @field_validator("ledger_url")
+    @classmethod
+    def _known_database(cls, v: str) -> str:
+        if not v.startswith(("sqlite", "postgresql")):
+            raise ValueError(f"{v!r} must be a sqlite:// or postgresql:// URL")
+        return v
+
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
-        problems = []
-        shop_names = [s.name for s in self.shops]
-        if len(set(shop_names)) != len(shop_names):
-            problems.append("shops: duplicate shop names")
-        names = [a.name for a in self.accounts]
-        if len(set(names)) != len(names):
-            problems.append("accounts: duplicate account names")
-        for i, a in enumerate(self.accounts):
-            if a.shop not in shop_names:
-                problems.append(
-                    f"accounts[{i}].shop: {a.shop!r} is not one of the configured shops {shop_names}"
-                )
-        if not self.ledger_url.startswith(("sqlite", "postgresql")):
-            problems.append(f"ledger_url: {self.ledger_url!r} must be a sqlite:// or postgresql:// URL")
+        problems = _cross_field_problems(
+            [s.name for s in self.shops], [(a.name, a.shop) for a in self.accounts]
+        )
         if problems:
-            raise ValueError("; ".join(problems))
+            raise ValueError("\n".join(problems))
         return self
 
     def shop(self, name: str) -> ShopConfig:
-        return next(s for s in self.shops if s.name == name)
+        for s in self.shops:
+            if s.name == name:
+                return s
+        raise ConfigError(f"no shop named {name!r}; configured: {[s.name for s in self.shops]}")
 
     def account(self, name: str) -> AccountConfig:
         for a in self.accounts:
@@ -214,8 +228,38 @@ class Settings(BaseSettings):
         return timedelta(seconds=self.activity_max_retry_interval_s)
 
 
+def _cross_field_problems(shop_names: list[str], accounts: list[tuple[str, str]]) -> list[str]:
+    """Problems between fields, each `path: what`; shared by validation and error reporting."""
+    problems = []
+    if len(set(shop_names)) != len(shop_names):
+        problems.append("shops: duplicate shop names")
+    names = [name for name, _ in accounts]
+    if len(set(names)) != len(names):
+        problems.append("accounts: duplicate account names")
+    for i, (_, shop) in enumerate(accounts):
+        if shop not in shop_names:
+            problems.append(f"accounts.{i}.shop: {shop!r} is not one of the configured shops {shop_names}")
+    return problems
+
+
+def _raw_cross_field_problems(data: dict[str, Any]) -> list[str]:
+    """The cross-field checks on unvalidated input, so that one error names them with the field errors
+    (pydantic skips the model validator when a field is invalid)."""
+
+    def dicts(key: str) -> list[dict[str, Any]]:
+        value = data.get(key)
+        return [d for d in value if isinstance(d, dict)] if isinstance(value, list) else []
+
+    shops = [str(s.get("name")) for s in dicts("shops")]
+    accounts = [(str(a.get("name")), str(a.get("shop"))) for a in dicts("accounts")]
+    return _cross_field_problems(shops, accounts)
+
+
 def _read_secrets_file(path: Path) -> dict[str, str]:
-    text = path.read_text()
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"secrets_file: {path} not found") from None
     if path.suffix == ".toml":
         return {k: str(v) for k, v in tomllib.loads(text).items()}
     out = {}
@@ -227,12 +271,18 @@ def _read_secrets_file(path: Path) -> dict[str, str]:
     return out
 
 
-def format_validation_error(e: ValidationError, source: str) -> str:
-    lines = [f"{source}: {e.error_count()} problem(s):"]
+def format_validation_error(e: ValidationError, source: str, extra: list[str] | None = None) -> str:
+    """One line per problem, each naming its field's path; `extra` adds `path: what` lines."""
+    problems = []
     for err in e.errors():
+        if not err["loc"] and err["type"] == "value_error":
+            # A cross-field check: its message already names each path, one per line.
+            problems += str(err.get("ctx", {}).get("error", err["msg"])).splitlines()
+            continue
         where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        lines.append(f"  - {where}: {err['msg']} (got {err.get('input')!r})"[:300])
-    return "\n".join(lines)
+        problems.append(f"{where}: {err['msg']} (got {err.get('input')!r})"[:300])
+    problems += extra or []
+    return "\n".join([f"{source}: {len(problems)} problem(s):", *(f"  - {p}" for p in problems)])
 
 
 def load_settings(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> Settings:
@@ -248,7 +298,9 @@ def load_settings(path: str | Path | None = None, overrides: dict[str, Any] | No
     try:
         settings = Settings(**data)
     except ValidationError as e:
-        raise ConfigError(format_validation_error(e, str(path))) from None
+        # The model validator has not run when a field is invalid: name the cross-field problems too.
+        cross = [] if any(not err["loc"] for err in e.errors()) else _raw_cross_field_problems(data)
+        raise ConfigError(format_validation_error(e, str(path), cross)) from None
     # CSV SKU maps are merged into the account's overrides here, so workflows get one plain model.
     for i, account in enumerate(settings.accounts):
         if account.sku_map_csv is not None:
@@ -257,8 +309,20 @@ def load_settings(path: str | Path | None = None, overrides: dict[str, Any] | No
                 if account.sku_map_csv.is_absolute()
                 else path.parent / account.sku_map_csv
             )
-            extra = SkuMap.read_csv(csv_path)
+            try:
+                extra = SkuMap.read_csv(csv_path)
+            except FileNotFoundError:
+                raise ConfigError(f"{path}: accounts.{i}.sku_map_csv: {csv_path} not found") from None
+            seen = {o.msku for o in account.sku_map.overrides}
+            twice = sorted({o.msku for o in extra} & seen)
+            if twice:
+                raise ConfigError(
+                    f"{path}: accounts.{i}: MSKU(s) {', '.join(twice)} mapped both in sku_map.overrides "
+                    f"and in {csv_path}; keep one"
+                )
             settings.accounts[i] = account.model_copy(
                 update={"sku_map": SkuMap(overrides=[*account.sku_map.overrides, *extra])}
             )
+    if settings.secrets_file is not None and not settings.secrets_file.is_absolute():
+        settings.secrets_file = path.parent / settings.secrets_file
     return settings

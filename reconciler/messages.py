@@ -82,6 +82,7 @@ class GateState(BaseModel):
     thresholds: dict[str, Thresholds]  # per account
     poll_seconds: float = 60
     max_retry_interval_s: float = 60
+    passes_per_run: int = Field(default=200, ge=1, description="passes before continue-as-new")
     paused: bool = False
     pause_reason: str | None = None
     paused_at: datetime | None = None

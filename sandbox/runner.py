@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import func
 from sqlmodel import Session, col, select
+from temporalio.service import RPCError
 
 from ops import control
 from ops.temporal import connect
@@ -218,6 +219,18 @@ class DemoRun:
         log.warning("timed out: %s", what)
         return False
 
+    async def _rpc(self, call, what: str, timeout_s: float = 90):  # type: ignore[no-untyped-def]
+        """Call Temporal, riding out a server restart (the `restart_temporal` event)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                return await call()
+            except RPCError as e:
+                if time.monotonic() > deadline:
+                    raise
+                log.info("temporal not answering (%s: %s); retrying", what, e)
+                await asyncio.sleep(0.5)
+
     # --- the run -------------------------------------------------------------------------------------
     async def run(self) -> dict[str, Any]:
         ticker = asyncio.create_task(self._cycle_ticker())
@@ -254,7 +267,7 @@ class DemoRun:
         """At least one cycle per simulated day (here: every half day)."""
         while True:
             with contextlib.suppress(Exception):
-                await control.sync_now(self.client, self.account)
+                await self._rpc(lambda: control.sync_now(self.client, self.account), "sync-now", timeout_s=5)
             await self.until_day(self.day() + CYCLE_EVERY_DAYS)
 
     async def _perform(self, e: ScenarioEvent) -> None:
@@ -275,10 +288,11 @@ class DemoRun:
             await self.temporal.restart()
         elif t == "pause":
             await self.quiet()
-            await control.pause(self.client, SHOP, e.get("reason") or "scenario pause", by="scenario")
+            reason = e.get("reason") or "scenario pause"
+            await self._rpc(lambda: control.pause(self.client, SHOP, reason, by="scenario"), "pause")
         elif t == "resume":
             await self.quiet()
-            await control.resume(self.client, SHOP)
+            await self._rpc(lambda: control.resume(self.client, SHOP), "resume")
         elif t == "approve_all":
             await self.quiet()
             ids = [h.id for h, _ in open_holds(self.engine, SHOP) if h.id is not None]
@@ -294,7 +308,7 @@ class DemoRun:
         """A cycle that started after now has completed, and the gate has nothing left to write."""
         await asyncio.sleep(0.05 * self.day_seconds)  # rows just due are posted after a short delay
         started = datetime.now(UTC)
-        await control.sync_now(self.client, self.account)
+        await self._rpc(lambda: control.sync_now(self.client, self.account), "sync-now")
 
         async def cycle_done() -> bool:
             with Session(self.engine) as s:
@@ -304,10 +318,10 @@ class DemoRun:
             return latest is not None and _aware(latest) >= started
 
         await self._wait(cycle_done, timeout_s, "a sync cycle to complete")
-        paused = (await control.gate_status(self.client, SHOP)).paused
-        if paused:
+        status = await self._rpc(lambda: control.gate_status(self.client, SHOP), "gate status")
+        if status.paused:
             return
-        await control.wake_gate(self.client, self.settings, SHOP)
+        await self._rpc(lambda: control.wake_gate(self.client, self.settings, SHOP), "wake gate")
 
         async def gate_idle() -> bool:
             with Session(self.engine) as s:

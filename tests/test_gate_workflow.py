@@ -45,7 +45,8 @@ async def test_pause_holds_every_write_and_resume_applies_the_queue_once(
         await asyncio.sleep(2.5)  # more than a poll interval: a paused gate still writes nothing
         assert env.qty("MUG") == 40 and env.qty("CUP") == 10
         assert env.shopify.mutation_count == 0
-        assert len(env.effects("pending")) == 3
+        # Planned or not, nothing was sent: a pass that started before the pause stops before sending.
+        assert len(env.effects("pending", "in_flight")) == 3
 
         await control.resume(temporal_client, env.shop)
         await eventually(lambda: len(env.effects("applied")) == 3, what="queued effects applied")
@@ -148,3 +149,27 @@ async def test_recorded_gate_history_replays_deterministically(
     await Replayer(
         workflows=[GateWorkflow, SyncCycleWorkflow], data_converter=pydantic_data_converter
     ).replay_workflow(history)
+
+
+async def test_gate_continues_as_new_carrying_its_state(temporal_client: Client, tmp_path: Path) -> None:
+    async with (
+        SandboxEnv(temporal_client, small_scenario([item("A", fba=50)]), tmp_path) as env,
+        env.make_worker(),
+    ):
+        state = control.gate_state(env.settings, env.shop).model_copy(update={"passes_per_run": 2})
+        handle = await temporal_client.start_workflow(
+            GateWorkflow.run, state, id=control.gate_id(env.shop), task_queue=env.task_queue
+        )
+        first_run = (await handle.describe()).run_id
+        for _ in range(3):
+            await env.add_effect("A", -1)
+            await control.wake_gate(temporal_client, env.settings, env.shop)
+            await eventually(
+                lambda n=len(env.effects("applied")): len(env.effects("applied")) > n, what="pass"
+            )
+        await control.pause(temporal_client, env.shop, "after continue-as-new")
+        latest = temporal_client.get_workflow_handle(control.gate_id(env.shop))
+        await eventually(lambda: True)
+        assert (await latest.describe()).run_id != first_run
+        status = await control.gate_status(temporal_client, env.shop)
+        assert status.paused and status.effects_applied == 3 and env.qty("A") == 47

@@ -12,6 +12,7 @@ from sandbox.runner import run_demo
 from tests.conftest import shared_path
 
 EXAMPLES = ["01-shipments.json", "02-ledger-adjustments.json", "05-packs-and-unmapped.json", "06-faults.json"]
+OURS = Path(__file__).parent / "scenarios"
 
 
 @pytest.mark.parametrize("name", EXAMPLES)
@@ -29,3 +30,19 @@ async def test_example_scenario_ends_at_expect(name: str, tmp_path: Path) -> Non
         assert [q["reason"] for q in result["quarantined"]] and all(
             "GHOST-1" in q["reason"] for q in result["quarantined"]
         )
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in OURS.glob("*.json")))
+async def test_our_scenario_ends_at_expect(name: str, tmp_path: Path) -> None:
+    """Chaos of our own: ledger-sourced shipments, timeouts, a killed worker, a Temporal restart, a pause
+    with a manual edit meanwhile, a held loss approved."""
+    path = OURS / name
+    result = await run_demo(
+        str(path),
+        str(tmp_path / "result.json"),
+        day_seconds=2.0,
+        workdir=str(tmp_path / "run"),
+        printer=lambda *_: None,
+    )
+    assert result["shopify"] == json.loads(path.read_text())["expect"], result["notes"]
+    assert result["holds"] == [] and result["notes"] == []

@@ -27,8 +27,6 @@ with workflow.unsafe.imports_passed_through():
         PlanRequest,
     )
 
-PASSES_BEFORE_CONTINUE_AS_NEW = 200
-
 
 @workflow.defn
 class GateWorkflow:
@@ -56,7 +54,7 @@ class GateWorkflow:
             passes_this_run += 1
             if (
                 workflow.info().is_continue_as_new_suggested()
-                or passes_this_run >= PASSES_BEFORE_CONTINUE_AS_NEW
+                or passes_this_run >= self._state.passes_per_run
             ):
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(self._state)

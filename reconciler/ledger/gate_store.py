@@ -83,7 +83,11 @@ def plan_and_store(
             effect = by_id[effect_id]
             if effect.state != EffectState.PENDING:
                 continue  # decided meanwhile
-            hold = Hold(shop=shop, kind="large_delta", effect_id=effect_id, why=why)
+            # People read SKUs and location roles, not Shopify gids.
+            why = why.replace(effect.inventory_item_id, effect.shopify_sku).replace(
+                effect.location_id, effect.location
+            )
+            hold = Hold(shop=shop, kind="large_delta", effect_id=effect_id, why=f"{effect.kind}: {why}")
             s.add(hold)
             s.flush()
             effect.state, effect.hold_id = EffectState.HELD, hold.id
