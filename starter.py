@@ -288,35 +288,12 @@ async def cmd_quarantine(args: argparse.Namespace) -> int:
         _print(args, rows, table)
         return 0
     from activities.clients import Clients
-    from reconciler.ledger.ingest import IngestContext, retry_quarantined
+    from activities.sync import reprocess_quarantined
 
     clients = Clients(settings, shopify_timeout_s=settings.http_timeout_s)
     try:
         for a in settings.accounts if not args.account else [settings.account(args.account)]:
-            with Session(engine) as s:
-                mskus = {
-                    q.key
-                    for q in s.exec(
-                        select(QuarantinedInput).where(
-                            QuarantinedInput.account == a.name, QuarantinedInput.state == "open"
-                        )
-                    )
-                }
-            from reconciler.ledger.tables import Movement
-
-            with Session(engine) as s:
-                mskus = {m.msku for m in s.exec(select(Movement).where(col(Movement.key).in_(mskus)))}
-            skus = await clients.resolve_skus(engine, a.name, mskus)
-            shop = settings.shop(a.shop)
-            ctx = IngestContext(
-                account=a.name,
-                shop=a.shop,
-                rules=a.rules,
-                fba_location_id=await clients.location_id(a.shop, a.fba_location),
-                warehouse_location_id=await clients.location_id(a.shop, shop.warehouse_location),
-                app_name=shop.app_name,
-            )
-            result = retry_quarantined(engine, ctx, skus=skus)
+            result = await reprocess_quarantined(engine, clients, a.name, a.rules)
             print(
                 f"{a.name}: {result.effects} effects created from quarantined rows; "
                 f"{result.quarantined} still quarantined"

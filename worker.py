@@ -21,6 +21,7 @@ from temporalio.worker import Worker
 
 from activities.clients import Clients
 from activities.gate import GateActivities
+from activities.registry import all_activities
 from activities.sync import SyncActivities
 from ops import control, logs
 from ops.temporal import connect, ensure_search_attributes
@@ -69,18 +70,7 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         client,
         task_queue=settings.temporal.task_queue,
         workflows=[SyncCycleWorkflow, GateWorkflow],
-        activities=[
-            sync.sync_orders,
-            sync.request_ledger_report,
-            sync.await_report,
-            sync.ingest_ledger_report,
-            sync.wake_gate,
-            sync.record_cycle,
-            gate.open_attempts,
-            gate.plan_pass,
-            gate.send_attempt,
-            gate.decide_holds,
-        ],
+        activities=all_activities(sync, gate),
         graceful_shutdown_timeout=timedelta(seconds=10),
     )
     for shop in settings.shops:

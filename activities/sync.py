@@ -18,8 +18,15 @@ from activities.heartbeat import heartbeats
 from integrations.amazon.errors import ReportFormatError
 from integrations.amazon.ledger_report import parse_ledger_report
 from reconciler.clock import Clock
-from reconciler.ledger.ingest import IngestContext, IngestResult, ingest_ledger_read, ingest_order_shipments
-from reconciler.ledger.tables import Alert, Cursor, CycleRun, ReportRequest
+from reconciler.config import Rules
+from reconciler.ledger.ingest import (
+    IngestContext,
+    IngestResult,
+    ingest_ledger_read,
+    ingest_order_shipments,
+    retry_quarantined,
+)
+from reconciler.ledger.tables import Alert, Cursor, CycleRun, Movement, QuarantinedInput, ReportRequest
 from reconciler.messages import CycleRecord, StreamOutcome, StreamRequest
 from reconciler.models import LedgerParseResult
 
@@ -289,6 +296,20 @@ class SyncActivities:
         )
         return _outcome("ledger", result, "cancelled" if state == "cancelled" else "ok")
 
+    # --- quarantine --------------------------------------------------------------------------------
+    @activity.defn
+    @heartbeats
+    async def retry_quarantine(self, req: StreamRequest) -> StreamOutcome:
+        """Rows quarantined for an unmapped SKU are reprocessed once the SKU resolves (a mapping was
+        added, or the product now exists in Shopify). Cheap when nothing is quarantined."""
+        result = await reprocess_quarantined(self._engine, self._clients, req.account, req.rules)
+        return StreamOutcome(
+            stream="quarantine",
+            rows_read=result.rows_read,
+            effects=result.effects,
+            quarantined=result.quarantined,
+        )
+
     # --- end of cycle ----------------------------------------------------------------------------
     @activity.defn
     @heartbeats
@@ -310,6 +331,31 @@ class SyncActivities:
                         summary="; ".join(o.model_dump_json() for o in record.outcomes),
                     )
                 )
+
+
+async def reprocess_quarantined(engine: Engine, clients: Clients, account: str, rules: Rules) -> IngestResult:
+    with Session(engine) as s:
+        mskus = set(
+            s.exec(
+                select(Movement.msku)
+                .join(QuarantinedInput, col(QuarantinedInput.movement_id) == Movement.id)
+                .where(QuarantinedInput.account == account, QuarantinedInput.state == "open")
+            ).all()
+        )
+    if not mskus:
+        return IngestResult()
+    skus = await clients.resolve_skus(engine, account, mskus)
+    a = clients.settings.account(account)
+    shop = clients.settings.shop(a.shop)
+    ctx = IngestContext(
+        account=account,
+        shop=a.shop,
+        rules=rules,
+        fba_location_id=await clients.location_id(a.shop, a.fba_location),
+        warehouse_location_id=await clients.location_id(a.shop, shop.warehouse_location),
+        app_name=shop.app_name,
+    )
+    return await asyncio.to_thread(retry_quarantined, engine, ctx, skus=skus)
 
 
 def _fatal_streak(s: Session, account: str, stream: str) -> int:

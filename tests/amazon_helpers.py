@@ -44,7 +44,8 @@ def scenario(
 
 
 def load_scenario(name: str) -> Scenario:
-    return Scenario.load(SCENARIOS / name)
+    """An example scenario; tests/data keeps copies of ../shared/scenarios so these tests run anywhere."""
+    return Scenario.load(Path(__file__).parent / "data" / name)
 
 
 def clock_at(scenario: Scenario, day: float, day_length: float = 2.0) -> Clock:

@@ -16,6 +16,7 @@ from temporalio.worker import Worker
 
 from activities.clients import Clients
 from activities.gate import GateActivities
+from activities.registry import all_activities
 from activities.sync import SyncActivities
 from integrations.shopify.errors import ShopifyError
 from ops import control
@@ -139,18 +140,7 @@ class SandboxEnv:
 
         sync = SyncActivities(self.engine, self.clients, wake)
         gate = GateActivities(self.engine, self.clients)
-        activities = kw.pop("activities", None) or [
-            sync.sync_orders,
-            sync.request_ledger_report,
-            sync.await_report,
-            sync.ingest_ledger_report,
-            sync.wake_gate,
-            sync.record_cycle,
-            gate.open_attempts,
-            gate.plan_pass,
-            gate.send_attempt,
-            gate.decide_holds,
-        ]
+        activities = kw.pop("activities", None) or all_activities(sync, gate)
         return Worker(
             self.client,
             task_queue=self.task_queue,

@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 from temporalio.client import Client
 
 from ops import control
-from reconciler.ledger.tables import Alert, Cursor
+from reconciler.ledger.tables import Alert, Cursor, QuarantinedInput
 from reconciler.messages import CycleSummary
 from tests.harness import SandboxEnv, item, small_scenario
 from workflows.sync_cycle import SyncCycleWorkflow
@@ -27,6 +27,10 @@ async def run_cycle(env: SandboxEnv) -> CycleSummary:
         task_queue=env.task_queue,
         result_type=CycleSummary,
     )
+
+
+def ledger_status(summary: CycleSummary) -> str:
+    return next(o.status for o in summary.outcomes if o.stream == "ledger")
 
 
 def deltas(env: SandboxEnv) -> dict[tuple[str, str], int]:
@@ -59,7 +63,7 @@ async def test_cycle_turns_orders_and_ledger_rows_into_effects_once(
     scenario = small_scenario([item("MUG"), item("CUP")], events=EVENTS)
     async with SandboxEnv(temporal_client, scenario, tmp_path, start_day=0.8) as env, env.make_worker():
         first = await run_cycle(env)
-        assert {o.stream for o in first.outcomes} == {"orders", "ledger"}
+        assert {o.stream for o in first.outcomes} == {"orders", "ledger", "quarantine"}
         expected = {("MUG", "available"): -2 - 1 - 1 + 1, ("CUP", "available"): -1, ("CUP", "damaged"): 1}
         assert deltas(env) == expected
         await asyncio.sleep(0.2)
@@ -110,7 +114,7 @@ async def test_cancelled_report_is_recovered_by_a_later_overlapping_read(
         env.make_worker(),
     ):
         summary = await run_cycle(env)
-        assert summary.outcomes[-1].status == "cancelled" and deltas(env) == {}
+        assert ledger_status(summary) == "cancelled" and deltas(env) == {}
         await asyncio.sleep(0.6)  # past the fault window
         await run_cycle(env)
         assert deltas(env) == {("CUP", "available"): 2}
@@ -130,7 +134,7 @@ async def test_fatal_report_keeps_the_cursor_and_alerts_after_three(
     ):
         for _ in range(3):
             summary = await run_cycle(env)
-            assert summary.outcomes[-1].status == "fatal"
+            assert ledger_status(summary) == "fatal"
         with Session(env.engine) as s:
             assert s.get(Cursor, (env.account, "ledger")) is None
             alerts = s.exec(select(Alert).where(Alert.kind == "report_fatal")).all()
@@ -139,3 +143,26 @@ async def test_fatal_report_keeps_the_cursor_and_alerts_after_three(
             await asyncio.sleep(0.1)
         await run_cycle(env)
         assert deltas(env) == {("CUP", "available"): -1}
+
+
+async def test_rows_of_a_sku_missing_in_shopify_are_quarantined_then_reprocessed_once(
+    temporal_client: Client, tmp_path: Path
+) -> None:
+    ghost = {"sku": "GHOST", "fnsku": "X00GHOST01", "amazon": {"sellable": 5, "unsellable": 0}}
+    events = [{"day": 0.1, "type": "order_shipped", "order_id": "113-7", "items": [{"sku": "GHOST", "quantity": 2}]},
+              {"day": 0.2, "type": "adjustment", "sku": "GHOST", "reason": "F", "quantity": 1}]
+    scenario = small_scenario([item("MUG"), ghost], events=events)
+    async with SandboxEnv(temporal_client, scenario, tmp_path, start_day=0.6) as env, env.make_worker():
+        await run_cycle(env)
+        with Session(env.engine) as s:
+            open_rows = s.exec(select(QuarantinedInput).where(QuarantinedInput.state == "open")).all()
+        assert {q.stream for q in open_rows} == {"orders", "ledger"}
+        assert all("unmapped sku GHOST" in q.reason for q in open_rows) and deltas(env) == {}
+
+        env.shopify.add_item("GHOST", fba={"available": 5})  # the merchant creates the product
+        await asyncio.sleep(0.1)
+        summary = await run_cycle(env)
+        assert [o.effects for o in summary.outcomes if o.stream == "quarantine"] == [2]
+        assert deltas(env) == {("GHOST", "available"): -2 + 1}
+        await run_cycle(env)
+        assert deltas(env) == {("GHOST", "available"): -1}

@@ -44,6 +44,18 @@ class SyncCycleWorkflow:
         workflow.set_current_details(f"Reading the FBA inventory ledger for {cycle.account}")
         outcomes.append(await self._ledger(stream, retry))
 
+        workflow.set_current_details(f"Reprocessing quarantined rows of {cycle.account}")
+        outcomes.append(
+            await workflow.execute_activity_method(
+                SyncActivities.retry_quarantine,
+                stream,
+                start_to_close_timeout=timedelta(minutes=10),
+                heartbeat_timeout=HEARTBEAT,
+                retry_policy=retry,
+                summary="retry quarantine",
+            )
+        )
+
         if any(o.effects for o in outcomes):
             await workflow.execute_activity_method(
                 SyncActivities.wake_gate,
