@@ -103,7 +103,7 @@ class GateActivities:
     @activity.defn
     @heartbeats
     async def send_attempt(self, attempt_id: int) -> AttemptResult:
-        prepared = gate_store.prepare_send(self._engine, attempt_id)
+        prepared = await asyncio.to_thread(gate_store.prepare_send, self._engine, attempt_id)
         if isinstance(prepared, AttemptResult):
             return prepared
         client = self._clients.shopify(prepared.shop)
@@ -118,10 +118,12 @@ class GateActivities:
                 non_retryable=True,
             ) from e
         if outcome.succeeded:
-            result = gate_store.record_success(self._engine, attempt_id, outcome)
+            result = await asyncio.to_thread(gate_store.record_success, self._engine, attempt_id, outcome)
         else:
             fresh = await self._reread_stale(client, prepared.request, outcome)
-            result = gate_store.record_user_errors(self._engine, attempt_id, outcome, fresh)
+            result = await asyncio.to_thread(
+                gate_store.record_user_errors, self._engine, attempt_id, outcome, fresh
+            )
         log.info(
             "attempt answered",
             extra={

@@ -17,7 +17,7 @@ from activities.clients import Clients
 from activities.heartbeat import heartbeats
 from integrations.amazon.errors import ReportFormatError
 from integrations.amazon.ledger_report import parse_ledger_report
-from reconciler.clock import Clock
+from reconciler.clock import Clock, as_utc
 from reconciler.config import Rules
 from reconciler.ledger.ingest import (
     IngestContext,
@@ -61,17 +61,8 @@ class SyncActivities:
         with Session(self._engine) as s:
             return s.get(Cursor, (account, stream))
 
-    async def _context(self, account: str, rules) -> IngestContext:  # type: ignore[no-untyped-def]
-        a = self._clients.settings.account(account)
-        shop = self._clients.settings.shop(a.shop)
-        return IngestContext(
-            account=account,
-            shop=a.shop,
-            rules=rules,
-            fba_location_id=await self._clients.location_id(a.shop, a.fba_location),
-            warehouse_location_id=await self._clients.location_id(a.shop, shop.warehouse_location),
-            app_name=shop.app_name,
-        )
+    async def _context(self, account: str, rules: Rules) -> IngestContext:
+        return await ingest_context(self._clients, account, rules)
 
     def _local_midnight(self, account: str, day: date) -> datetime:
         tz = self._clients.settings.account(account).market.tz
@@ -86,7 +77,7 @@ class SyncActivities:
     async def sync_orders(self, req: StreamRequest) -> StreamOutcome:
         now = req.clock.now()
         cursor = self._cursor(req.account, "orders")
-        if cursor is not None and now - _aware(cursor.position) < timedelta(
+        if cursor is not None and now - as_utc(cursor.position) < timedelta(
             minutes=req.rules.orders_min_interval_minutes
         ):
             return StreamOutcome(stream="orders", skipped="read too recently")
@@ -96,7 +87,7 @@ class SyncActivities:
             )
         else:
             after = self._local_midnight(
-                req.account, self._local_date(req.account, _aware(cursor.position)) - timedelta(days=1)
+                req.account, self._local_date(req.account, as_utc(cursor.position)) - timedelta(days=1)
             )
         before = now - timedelta(minutes=3)  # searchOrders wants lastUpdatedBefore ≥ 2 minutes in the past
         if before <= after:
@@ -141,7 +132,7 @@ class SyncActivities:
         cursor = self._cursor(req.account, "ledger")
         today = self._local_date(req.account, now)
         if unfinished is None:
-            if cursor is not None and now - _aware(cursor.position) < timedelta(
+            if cursor is not None and now - as_utc(cursor.position) < timedelta(
                 minutes=req.rules.ledger_min_interval_minutes
             ):
                 return None
@@ -149,7 +140,7 @@ class SyncActivities:
             if cursor is not None:
                 # Re-read from the start of the previous marketplace day; the first read of each day also
                 # re-reads the last backfill_days, because Amazon back-posts rows.
-                previous_day = self._local_date(req.account, _aware(cursor.position)) - timedelta(days=1)
+                previous_day = self._local_date(req.account, as_utc(cursor.position)) - timedelta(days=1)
                 first_day = (
                     previous_day if cursor.last_backfill_day == today else min(previous_day, first_day)
                 )
@@ -170,7 +161,7 @@ class SyncActivities:
         with Session(self._engine) as s:
             request = s.get(ReportRequest, request_id)
             assert request is not None
-            start, end = _aware(request.data_start), _aware(request.data_end)
+            start, end = as_utc(request.data_start), as_utc(request.data_end)
         report_id = await self._clients.amazon(req.account).create_report(LEDGER_REPORT, start, end)
         with Session(self._engine) as s, s.begin():
             request = s.get(ReportRequest, request_id)
@@ -236,7 +227,7 @@ class SyncActivities:
             request = s.get(ReportRequest, request_id)
             assert request is not None
             state, document_id = request.state, request.document_id
-            start, end = _aware(request.data_start), _aware(request.data_end)
+            start, end = as_utc(request.data_start), as_utc(request.data_end)
         if state == "ingested":
             return StreamOutcome(stream="ledger", status="ok")
         parsed = LedgerParseResult()
@@ -333,6 +324,20 @@ class SyncActivities:
                 )
 
 
+async def ingest_context(clients: Clients, account: str, rules: Rules) -> IngestContext:
+    """Where an account's effects land: its shop and the ids of its fba and warehouse locations."""
+    a = clients.settings.account(account)
+    shop = clients.settings.shop(a.shop)
+    return IngestContext(
+        account=account,
+        shop=a.shop,
+        rules=rules,
+        fba_location_id=await clients.location_id(a.shop, a.fba_location),
+        warehouse_location_id=await clients.location_id(a.shop, shop.warehouse_location),
+        app_name=shop.app_name,
+    )
+
+
 async def reprocess_quarantined(engine: Engine, clients: Clients, account: str, rules: Rules) -> IngestResult:
     with Session(engine) as s:
         mskus = set(
@@ -345,16 +350,7 @@ async def reprocess_quarantined(engine: Engine, clients: Clients, account: str, 
     if not mskus:
         return IngestResult()
     skus = await clients.resolve_skus(engine, account, mskus)
-    a = clients.settings.account(account)
-    shop = clients.settings.shop(a.shop)
-    ctx = IngestContext(
-        account=account,
-        shop=a.shop,
-        rules=rules,
-        fba_location_id=await clients.location_id(a.shop, a.fba_location),
-        warehouse_location_id=await clients.location_id(a.shop, shop.warehouse_location),
-        app_name=shop.app_name,
-    )
+    ctx = await ingest_context(clients, account, rules)
     return await asyncio.to_thread(retry_quarantined, engine, ctx, skus=skus)
 
 
@@ -372,10 +368,6 @@ def _fatal_streak(s: Session, account: str, stream: str) -> int:
             break
         streak += 1
     return streak
-
-
-def _aware(t: datetime) -> datetime:
-    return t.replace(tzinfo=UTC) if t.tzinfo is None else t
 
 
 def business_now(clock: Clock) -> datetime:

@@ -50,3 +50,8 @@ class Clock(BaseModel):
     def business_day(self, real_now: datetime | None = None) -> float:
         """Fractional business days since `sim_epoch` (the scenario's `day`)."""
         return (self.now(real_now) - self.sim_epoch).total_seconds() / SECONDS_PER_DAY
+
+
+def as_utc(t: datetime) -> datetime:
+    """Datetimes read back from SQLite lose their zone; they were written in UTC."""
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t

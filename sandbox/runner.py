@@ -25,7 +25,7 @@ from temporalio.service import RPCError
 
 from ops import control
 from ops.temporal import connect
-from reconciler.clock import Clock
+from reconciler.clock import Clock, as_utc
 from reconciler.config import ConfigError, Rules, Settings, format_validation_error, load_settings
 from reconciler.ledger.db import make_engine
 from reconciler.ledger.gate_store import open_holds
@@ -315,7 +315,7 @@ class DemoRun:
                 latest = s.exec(
                     select(func.max(CycleRun.started_at)).where(CycleRun.account == self.account)
                 ).one()
-            return latest is not None and _aware(latest) >= started
+            return latest is not None and as_utc(latest) >= started
 
         await self._wait(cycle_done, timeout_s, "a sync cycle to complete")
         status = await self._rpc(lambda: control.gate_status(self.client, SHOP), "gate status")
@@ -387,10 +387,6 @@ class DemoRun:
             "stats": stats,
             "notes": self.notes,
         }
-
-
-def _aware(t: datetime) -> datetime:
-    return t.replace(tzinfo=UTC) if t.tzinfo is None else t
 
 
 def _toml(data: dict[str, Any], prefix: str = "") -> str:

@@ -4,8 +4,11 @@ server."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -64,6 +67,19 @@ def item(sku: str, fba: int = 100, damaged: int = 0, warehouse: int = 10, **kw: 
         "shopify": {"fba": {"available": fba, "damaged": damaged}, "warehouse": {"available": warehouse}},
         **kw,
     }
+
+
+async def eventually(
+    check: Callable[[], bool | Awaitable[bool]], timeout: float = 40, what: str = "condition"
+) -> None:
+    """Wait until `check()` (plain or async) is true; fail naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ok = check()
+        if ok if isinstance(ok, bool) else await ok:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
 
 
 class SandboxEnv:

@@ -8,8 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +18,7 @@ from temporalio.service import RPCError
 from ops import control
 from reconciler.ledger.tables import CycleRun, QuarantinedInput
 from sandbox.temporal_server import DevServer
-from tests.harness import SECRETS, SandboxEnv, item, small_scenario
+from tests.harness import SECRETS, SandboxEnv, eventually, item, small_scenario
 
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = REPO / ".venv" / "bin" / "python"
@@ -84,17 +82,6 @@ async def starter(config: Path, *args: str, json_output: bool = False) -> Result
     out, err = await asyncio.wait_for(proc.communicate(), timeout=30)
     assert proc.returncode is not None
     return Result(proc.returncode, out.decode(), err.decode())
-
-
-async def eventually(
-    check: Callable[[], Awaitable[bool]], timeout: float = 20, what: str = "condition"
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def toml_value(v: Any) -> str:

@@ -4,8 +4,6 @@ STALE re-reads, one bad change split out, faults from Shopify."""
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 from sqlmodel import Session, select
@@ -18,16 +16,7 @@ from ops import control
 from reconciler.ledger import gate_store
 from reconciler.ledger.tables import Attempt
 from reconciler.messages import AttemptResult, PlanRequest, Thresholds
-from tests.harness import SandboxEnv, item, small_scenario
-
-
-async def eventually(check: Callable[[], bool], timeout: float = 40, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+from tests.harness import SandboxEnv, eventually, item, small_scenario
 
 
 def plan_request(env: SandboxEnv) -> PlanRequest:

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from reconciler.ledger import gate_store
-from reconciler.ledger.db import make_engine
 from reconciler.ledger.tables import Attempt, Effect, Hold
 from reconciler.messages import AttemptResult, HoldDecisionRequest, Thresholds
 from reconciler.models import AdjustOutcome, AppliedChange, UserError
+from tests.ledger_helpers import DB_KINDS, ledger_engine
 
 
-def _engine(tmp_path: Path):  # type: ignore[no-untyped-def]
-    return make_engine(f"sqlite:///{tmp_path / 'ledger.db'}")
+@pytest.fixture(params=DB_KINDS)
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """Effect states and attempts on SQLite and on PostgreSQL."""
+    with ledger_engine(request.param, tmp_path) as e:
+        yield e
 
 
 def _effect(engine, delta: int, item: str = "gid://shopify/InventoryItem/1", state: str = "pending") -> int:  # type: ignore[no-untyped-def]
@@ -52,8 +58,7 @@ def _plan(engine) -> list[int]:  # type: ignore[no-untyped-def]
     ).attempt_ids
 
 
-def test_attempt_unanswered_for_20_hours_becomes_a_hold_not_a_resend(tmp_path: Path) -> None:
-    engine = _engine(tmp_path)
+def test_attempt_unanswered_for_20_hours_becomes_a_hold_not_a_resend(engine: Engine) -> None:
     _effect(engine, -2)
     [attempt_id] = _plan(engine)
     t0 = datetime.now(UTC)
@@ -74,8 +79,7 @@ def test_attempt_unanswered_for_20_hours_becomes_a_hold_not_a_resend(tmp_path: P
     assert gate_store.open_attempt_ids(engine, "main") == [attempt_id]
 
 
-def test_rejecting_an_expired_attempt_rejects_its_effects(tmp_path: Path) -> None:
-    engine = _engine(tmp_path)
+def test_rejecting_an_expired_attempt_rejects_its_effects(engine: Engine) -> None:
     effect_id = _effect(engine, -2)
     [attempt_id] = _plan(engine)
     t0 = datetime.now(UTC)
@@ -91,8 +95,7 @@ def test_rejecting_an_expired_attempt_rejects_its_effects(tmp_path: Path) -> Non
         assert s.get(Attempt, attempt_id).state == "failed"  # type: ignore[union-attr]
 
 
-def test_success_records_quantity_after_and_never_goes_backwards(tmp_path: Path) -> None:
-    engine = _engine(tmp_path)
+def test_success_records_quantity_after_and_never_goes_backwards(engine: Engine) -> None:
     a, b = _effect(engine, -2), _effect(engine, -1, state="pending")
     [attempt_id] = _plan(engine)
     sent = gate_store.prepare_send(engine, attempt_id)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,18 +12,9 @@ from temporalio.worker import Replayer
 
 from ops import control
 from reconciler.messages import HoldDecision
-from tests.harness import SandboxEnv, item, small_scenario
+from tests.harness import SandboxEnv, eventually, item, small_scenario
 from workflows.gate import GateWorkflow
 from workflows.sync_cycle import SyncCycleWorkflow
-
-
-async def eventually(check: Callable[[], bool], timeout: float = 30, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 async def test_pause_holds_every_write_and_resume_applies_the_queue_once(

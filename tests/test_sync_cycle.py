@@ -149,8 +149,15 @@ async def test_rows_of_a_sku_missing_in_shopify_are_quarantined_then_reprocessed
     temporal_client: Client, tmp_path: Path
 ) -> None:
     ghost = {"sku": "GHOST", "fnsku": "X00GHOST01", "amazon": {"sellable": 5, "unsellable": 0}}
-    events = [{"day": 0.1, "type": "order_shipped", "order_id": "113-7", "items": [{"sku": "GHOST", "quantity": 2}]},
-              {"day": 0.2, "type": "adjustment", "sku": "GHOST", "reason": "F", "quantity": 1}]
+    events = [
+        {
+            "day": 0.1,
+            "type": "order_shipped",
+            "order_id": "113-7",
+            "items": [{"sku": "GHOST", "quantity": 2}],
+        },
+        {"day": 0.2, "type": "adjustment", "sku": "GHOST", "reason": "F", "quantity": 1},
+    ]
     scenario = small_scenario([item("MUG"), ghost], events=events)
     async with SandboxEnv(temporal_client, scenario, tmp_path, start_day=0.6) as env, env.make_worker():
         await run_cycle(env)

@@ -128,6 +128,7 @@ class ShopifyClient:
         timeout_s: float = 30.0,
         app_name: str = "fba-reconciler",
         throttle_retries: int = 5,
+        read_retries: int = 3,
     ) -> None:
         self.shop_domain = shop_domain
         self.api_version = api_version
@@ -135,6 +136,7 @@ class ShopifyClient:
         self.endpoint = f"{self.base_url}/admin/api/{api_version}/graphql.json"
         self.timeout_s = timeout_s
         self.throttle_retries = throttle_retries
+        self.read_retries = read_retries
         self.stats: Counter[str] = Counter()
         self.bucket = CostBucket()
         self._expected_cost: dict[str, float] = {}
@@ -177,6 +179,19 @@ class ShopifyClient:
                 await self._client.close_async()
 
     # --- transport ----------------------------------------------------------------------------
+
+    async def _read(self, operation: str, variables: dict[str, Any]) -> dict[str, Any]:
+        """A query: safe to repeat, so a 5xx, timeout or dropped connection is retried here (a few
+        times, with backoff) instead of failing a whole pass of many pages."""
+        for attempt in range(self.read_retries + 1):
+            try:
+                return await self._execute(operation, variables)
+            except ShopifyUnavailable:
+                if attempt >= self.read_retries:
+                    raise
+                self.stats[f"retried:{operation}"] += 1
+                await asyncio.sleep(min(8.0, 0.5 * 2**attempt))
+        raise AssertionError("unreachable")
 
     async def _execute(self, operation: str, variables: dict[str, Any]) -> dict[str, Any]:
         """Send one operation; wait out THROTTLED; map every failure to a typed error."""
@@ -254,7 +269,7 @@ class ShopifyClient:
         found: dict[str, str] = {}
         after: str | None = None
         while True:
-            data = await self._execute(ops.LOCATIONS, {"first": LOCATIONS_PAGE, "after": after})
+            data = await self._read(ops.LOCATIONS, {"first": LOCATIONS_PAGE, "after": after})
             conn = data["locations"]
             for node in conn["nodes"]:
                 found[node["name"]] = node["id"]
@@ -271,7 +286,7 @@ class ShopifyClient:
             query = sku_search_query(batch)
             after: str | None = None
             while True:
-                data = await self._execute(
+                data = await self._read(
                     ops.VARIANTS_BY_SKU, {"first": VARIANTS_PAGE, "after": after, "query": query}
                 )
                 conn = data["productVariants"]
@@ -305,7 +320,7 @@ class ShopifyClient:
         for location_id in dict.fromkeys(location_ids):
             for start in range(0, len(items), ITEMS_PER_LEVELS_REQUEST):
                 batch = items[start : start + ITEMS_PER_LEVELS_REQUEST]
-                data = await self._execute(
+                data = await self._read(
                     ops.INVENTORY_LEVELS, {"itemIds": batch, "locationId": location_id, "names": list(names)}
                 )
                 for node in data["nodes"]:

@@ -9,10 +9,10 @@ import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from reconciler.clock import as_utc
 from reconciler.guardrails import effects_to_hold
 from reconciler.ledger.tables import Attempt, Batch, BatchChange, Effect, Hold
 from reconciler.messages import AttemptResult, HoldDecisionRequest, HoldDecisionResult, PlanResult, Thresholds
@@ -29,10 +29,6 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _aware(t: datetime | None) -> datetime | None:
-    return t.replace(tzinfo=UTC) if t is not None and t.tzinfo is None else t
-
-
 def idempotency_key(shop: str, batch_id: int, number: int) -> str:
     return "recon-" + hashlib.sha256(f"{shop}:{batch_id}:{number}".encode()).hexdigest()[:40]
 
@@ -46,15 +42,6 @@ def pending_effects(engine: Engine, shop: str, limit: int) -> list[Effect]:
             .limit(limit)
         )
         return list(s.exec(stmt).all())
-
-
-def countas_pending(engine: Engine, shop: str) -> int:
-    with Session(engine) as s:
-        return s.exec(
-            select(func.count())
-            .select_from(Effect)
-            .where(Effect.shop == shop, col(Effect.state).in_([EffectState.PENDING, EffectState.APPROVED]))
-        ).one()
 
 
 def plan_and_store(
@@ -200,7 +187,7 @@ class AttemptToSend:
         self.key = attempt.idempotency_key
         self.request = AdjustRequest.model_validate_json(attempt.request_json)
         self.state = attempt.state
-        self.first_sent_at = _aware(attempt.first_sent_at)
+        self.first_sent_at = as_utc(attempt.first_sent_at) if attempt.first_sent_at else None
 
 
 def prepare_send(
@@ -217,7 +204,7 @@ def prepare_send(
             return AttemptResult(
                 attempt_id=attempt_id, state="not_open", message=f"attempt is {attempt.state}"
             )
-        first = _aware(attempt.first_sent_at)
+        first = as_utc(attempt.first_sent_at) if attempt.first_sent_at else None
         if first is not None and now - first > ATTEMPT_RESEND_LIMIT:
             attempt.state = "expired"
             why = (

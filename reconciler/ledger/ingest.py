@@ -152,9 +152,12 @@ def _insert_returning_ids(
         return []
     conn.execute(insert(table), rows)
     first = natural_key[0]
-    stmt = select(table.c.id, *(table.c[c] for c in natural_key)).where(
-        table.c.account == account, _is_in(conn, table.c[first], "values")
-    )
+    # A globally unique single-column key is looked up alone: with `account = ?` beside it SQLite picks
+    # the account index and scans every row of the account for each chunk.
+    condition = _is_in(conn, table.c[first], "values")
+    if len(natural_key) > 1:
+        condition = (table.c.account == account) & condition
+    stmt = select(table.c.id, *(table.c[c] for c in natural_key)).where(condition)
     ids: dict[tuple[Any, ...], int] = {}
     for chunk in _chunks(sorted({r[first] for r in rows}), _in_chunk_size(conn)):
         for found in conn.execute(stmt, {"values": list(chunk)}):
