@@ -1,7 +1,9 @@
 """The operator's command line for the FBA ⇄ Shopify reconciler.
 
 Examples:
-  python starter.py demo --scenario sandbox/samples/demo.json --out result.json
+  python starter.py demo --scenario sandbox/samples/demo-50-skus.json --out result.json
+  python starter.py cases list --claim-due      # cases owed money or units past their deadline
+  python starter.py removal receive RMV-0001 --sku BAG-BLK --quantity 6
   python starter.py schedules apply            # create or update every account's sync schedule
   python starter.py sync-now --account us      # run a cycle now (through the schedule)
   python starter.py pause --shop main --reason "stocktake"
@@ -304,6 +306,99 @@ async def cmd_quarantine(args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_cases(args: argparse.Namespace) -> int:
+    from sqlmodel import Session, col, select
+
+    from reconciler.ledger.db import make_engine
+    from reconciler.ledger.evidence_store import case_evidence
+    from reconciler.ledger.tables import CaseRecord
+
+    settings = _settings(args)
+    engine = make_engine(settings.ledger_url)
+    if args.action == "show":
+        with Session(engine) as s:
+            record = s.get(CaseRecord, args.case_id)
+        if record is None:
+            print(f"starter: no case {args.case_id!r} (see `starter.py cases list`)", file=sys.stderr)
+            return 1
+        evidence = [
+            {
+                "kind": e.kind,
+                "key": e.key,
+                "occurred_at": e.occurred_at,
+                "quantity": e.quantity,
+                "data": json.loads(e.data),
+            }
+            for e in case_evidence(engine, args.case_id)
+        ]
+        data = {**record.model_dump(), "evidence": evidence}
+        if args.json:
+            print(json.dumps(data, indent=1, default=str))
+        else:
+            console.print(
+                f"[bold]{record.case_id}[/bold]  {record.state}"
+                + ("  [red]claim due[/red]" if record.claim_due else "")
+            )
+            console.print(record.details)
+            table = Table("occurred", "kind", "quantity", "data")
+            for e in evidence:
+                table.add_row(str(e["occurred_at"]), e["kind"], str(e["quantity"]), json.dumps(e["data"]))
+            console.print(table)
+        return 0
+    with Session(engine) as s:
+        stmt = select(CaseRecord).order_by(col(CaseRecord.case_id))
+        if args.type:
+            stmt = stmt.where(CaseRecord.case_type == args.type)
+        if args.state:
+            stmt = stmt.where(CaseRecord.state == args.state)
+        if args.claim_due:
+            stmt = stmt.where(col(CaseRecord.claim_due).is_(True))
+        rows = [r.model_dump() for r in s.exec(stmt).all()]
+    table = Table("case", "state", "claim due", "owed units", "deadline", "details")
+    for r in rows:
+        table.add_row(
+            r["case_id"],
+            r["state"],
+            "yes" if r["claim_due"] else "",
+            str(r["owed_units"] or ""),
+            str(r["claim_deadline"] or ""),
+            r["details"],
+        )
+    _print(args, rows, table)
+    return 0
+
+
+async def cmd_removal(args: argparse.Namespace) -> int:
+    import uuid
+
+    from ops import control
+    from reconciler.messages import RemovalReceipt
+
+    settings = _settings(args)
+    account = args.account or (settings.accounts[0].name if len(settings.accounts) == 1 else None)
+    if account is None:
+        from reconciler.config import ConfigError
+
+        raise ConfigError(
+            f"several accounts are configured ({[a.name for a in settings.accounts]}): pass --account"
+        )
+    settings.account(account)
+    receipt = RemovalReceipt(
+        order_id=args.order_id,
+        sku=args.sku,
+        quantity=args.quantity,
+        tracking_number=args.tracking or "",
+        by=args.by,
+        receipt_id=uuid.uuid4().hex,
+    )
+    await control.receive_removal(await _client(settings), settings, account, receipt)
+    print(
+        f"receipt of {args.quantity} × {args.sku} for removal {args.order_id} sent to its case "
+        f"(removal:{account}:{args.order_id}); the warehouse moves from incoming on the next gate pass"
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="starter.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -352,6 +447,25 @@ def build_parser() -> argparse.ArgumentParser:
         c.add_argument("--note")
         c.add_argument("--shop")
     sub.add_parser("status", help="per account: last cycle, paused, holds, pending, quarantined")
+    cs = sub.add_parser("cases", help="the slow cases: returns, lost units, removals, inbound shipments")
+    cs_sub = cs.add_subparsers(dest="action", required=True)
+    cl = cs_sub.add_parser("list", help="list cases")
+    cl.add_argument("--type", choices=["return", "lost", "removal", "inbound"])
+    cl.add_argument("--state")
+    cl.add_argument(
+        "--claim-due", action="store_true", help="only cases owed money or units past their deadline"
+    )
+    cshow = cs_sub.add_parser("show", help="one case with its evidence")
+    cshow.add_argument("case_id")
+    r = sub.add_parser("removal", help="removal orders coming back to the warehouse")
+    r_sub = r.add_subparsers(dest="action", required=True)
+    rr = r_sub.add_parser("receive", help="confirm units of a removal order arrived at the warehouse")
+    rr.add_argument("order_id")
+    rr.add_argument("--sku", required=True)
+    rr.add_argument("--quantity", type=int, required=True)
+    rr.add_argument("--tracking", help="the shipment's tracking number, when known")
+    rr.add_argument("--account")
+    rr.add_argument("--by", default=os.environ.get("USER", "warehouse"))
     q = sub.add_parser("quarantine", help="input that could not be used yet")
     q.add_argument("action", choices=["list", "retry"])
     q.add_argument("--account")
@@ -371,6 +485,8 @@ def main(argv: list[str] | None = None) -> int:
         "holds": cmd_holds,
         "status": cmd_status,
         "quarantine": cmd_quarantine,
+        "cases": cmd_cases,
+        "removal": cmd_removal,
         "approve": lambda a: cmd_decide(a, True),
         "reject": lambda a: cmd_decide(a, False),
     }

@@ -20,15 +20,11 @@ from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 from activities.clients import Clients
-from activities.gate import GateActivities
-from activities.registry import all_activities
-from activities.sync import SyncActivities
+from activities.registry import all_workflows, build_activities
 from ops import control, logs
 from ops.temporal import connect, ensure_search_attributes
 from reconciler.config import ConfigError, Settings, load_settings
 from reconciler.ledger.db import make_engine
-from workflows.gate import GateWorkflow
-from workflows.sync_cycle import SyncCycleWorkflow
 
 log = logging.getLogger("recon.worker")
 
@@ -60,17 +56,11 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     clients = Clients(
         settings, shopify_timeout_s=settings.http_timeout_s, amazon_timeout_s=settings.http_timeout_s
     )
-
-    async def wake(shop: str) -> None:
-        await control.wake_gate(client, settings, shop)
-
-    sync = SyncActivities(engine, clients, wake)
-    gate = GateActivities(engine, clients)
     worker = Worker(
         client,
         task_queue=settings.temporal.task_queue,
-        workflows=[SyncCycleWorkflow, GateWorkflow],
-        activities=all_activities(sync, gate),
+        workflows=all_workflows(),
+        activities=build_activities(client, settings, engine, clients),
         graceful_shutdown_timeout=timedelta(seconds=10),
     )
     for shop in settings.shops:

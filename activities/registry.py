@@ -1,25 +1,57 @@
-"""Every activity the worker registers, in one place (the worker and the tests use it)."""
+"""Every workflow and activity the worker registers, in one place (the worker and the tests use it)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy.engine import Engine
+from temporalio.client import Client
+
+from activities.cases import CaseActivities
+from activities.clients import Clients
 from activities.gate import GateActivities
 from activities.sync import SyncActivities
+from reconciler.config import Settings
 
 
-def all_activities(sync: SyncActivities, gate: GateActivities) -> list[Callable[..., Any]]:
+def build_activities(
+    client: Client, settings: Settings, engine: Engine, clients: Clients
+) -> list[Callable[..., Any]]:
+    from ops import control  # ops imports the workflows, which import the activities
+
+    async def wake(shop: str) -> None:
+        await control.wake_gate(client, settings, shop)
+
+    async def signal_case(case_id: str) -> None:
+        await control.signal_case(client, settings, case_id)
+
+    sync = SyncActivities(engine, clients, wake, signal_case)
+    gate = GateActivities(engine, clients)
+    cases = CaseActivities(engine, clients, wake)
     return [
         sync.sync_orders,
-        sync.request_ledger_report,
+        sync.request_report,
         sync.await_report,
-        sync.ingest_ledger_report,
+        sync.ingest_report,
+        sync.sync_inbound,
+        sync.sync_refunds,
         sync.retry_quarantine,
+        sync.signal_cases,
         sync.wake_gate,
         sync.record_cycle,
         gate.open_attempts,
         gate.plan_pass,
         gate.send_attempt,
         gate.decide_holds,
+        cases.evaluate_case,
+        cases.record_receipt,
     ]
+
+
+def all_workflows() -> list[type]:
+    from workflows.cases import CASE_WORKFLOWS
+    from workflows.gate import GateWorkflow
+    from workflows.sync_cycle import SyncCycleWorkflow
+
+    return [SyncCycleWorkflow, GateWorkflow, *CASE_WORKFLOWS.values()]

@@ -7,6 +7,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -15,10 +16,26 @@ from temporalio.exceptions import ApplicationError
 
 from activities.clients import Clients
 from activities.heartbeat import heartbeats
+from integrations.amazon import flat_reports
 from integrations.amazon.errors import ReportFormatError
 from integrations.amazon.ledger_report import parse_ledger_report
 from reconciler.clock import Clock, as_utc
 from reconciler.config import Rules
+from reconciler.evidence import (
+    EvidenceIn,
+    from_inbound_item,
+    from_refund,
+    from_reimbursement,
+    from_removal_detail,
+    from_removal_shipment,
+    from_return_row,
+)
+from reconciler.ledger.evidence_store import (
+    derive_lost_evidence,
+    mark_signalled,
+    store_evidence,
+    unsignalled_cases,
+)
 from reconciler.ledger.ingest import (
     IngestContext,
     IngestResult,
@@ -34,6 +51,38 @@ log = logging.getLogger("recon.sync")
 
 LEDGER_REPORT = "GET_LEDGER_DETAIL_VIEW_DATA"
 FATAL_ALERT_AFTER = 3
+REPORT_TYPES = {
+    "ledger": LEDGER_REPORT,
+    "returns": flat_reports.RETURNS_REPORT,
+    "removal_detail": flat_reports.REMOVAL_DETAIL_REPORT,
+    "removal_shipments": flat_reports.REMOVAL_SHIPMENT_REPORT,
+    "reimbursements": flat_reports.REIMBURSEMENTS_REPORT,
+}
+# Each report stream: its parser and the evidence one row is.
+CASE_REPORTS: dict[str, tuple[Callable[[str], Any], Callable[[str, Any], EvidenceIn | None]]] = {
+    "returns": (flat_reports.parse_returns_report, from_return_row),
+    "removal_detail": (flat_reports.parse_removal_detail_report, from_removal_detail),
+    "removal_shipments": (flat_reports.parse_removal_shipment_report, from_removal_shipment),
+    "reimbursements": (flat_reports.parse_reimbursements_report, from_reimbursement),
+}
+# Business minutes between reads of a stream: near-real-time reports regenerate at most every 30 minutes,
+# daily ones every 4 hours (ARCHITECTURE §4.2).
+MIN_INTERVAL_MINUTES = {
+    "returns": 240,
+    "reimbursements": 240,
+    "removal_detail": 30,
+    "removal_shipments": 30,
+    "inbound": 30,
+    "refunds": 60,
+}
+
+
+def min_interval_minutes(stream: str, rules: Rules) -> float:
+    if stream == "ledger":
+        return rules.ledger_min_interval_minutes
+    if stream == "orders":
+        return rules.orders_min_interval_minutes
+    return MIN_INTERVAL_MINUTES[stream]
 
 
 class ReportNotReady(Exception):
@@ -53,8 +102,15 @@ def _outcome(stream: str, r: IngestResult, status: str = "ok") -> StreamOutcome:
 
 
 class SyncActivities:
-    def __init__(self, engine: Engine, clients: Clients, wake_gate: Callable[[str], Awaitable[None]]) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        clients: Clients,
+        wake_gate: Callable[[str], Awaitable[None]],
+        signal_case: Callable[[str], Awaitable[None]],
+    ) -> None:
         self._engine, self._clients, self._wake_gate = engine, clients, wake_gate
+        self._signal_case = signal_case
 
     # --- helpers ---------------------------------------------------------------------------------
     def _cursor(self, account: str, stream: str) -> Cursor | None:
@@ -113,7 +169,7 @@ class SyncActivities:
     # --- the inventory ledger (reports flow) -----------------------------------------------------
     @activity.defn
     @heartbeats
-    async def request_ledger_report(self, req: StreamRequest) -> int | None:
+    async def request_report(self, req: StreamRequest, stream: str) -> int | None:
         """Store the report request before asking Amazon, and reuse an unfinished one, so a crash or a
         retry never requests twice. Returns the request's id, or None when the stream is not due."""
         with Session(self._engine) as s:
@@ -121,7 +177,7 @@ class SyncActivities:
                 select(ReportRequest)
                 .where(
                     ReportRequest.account == req.account,
-                    ReportRequest.stream == "ledger",
+                    ReportRequest.stream == stream,
                     col(ReportRequest.state).in_(["requesting", "requested", "done", "cancelled"]),
                 )
                 .order_by(col(ReportRequest.id).desc())
@@ -129,11 +185,12 @@ class SyncActivities:
         if unfinished is not None and unfinished.state != "requesting":
             return unfinished.id
         now = req.clock.now()
-        cursor = self._cursor(req.account, "ledger")
+        cursor = self._cursor(req.account, stream)
+        report_type = REPORT_TYPES[stream]
         today = self._local_date(req.account, now)
         if unfinished is None:
             if cursor is not None and now - as_utc(cursor.position) < timedelta(
-                minutes=req.rules.ledger_min_interval_minutes
+                minutes=min_interval_minutes(stream, req.rules)
             ):
                 return None
             first_day = today - timedelta(days=req.rules.backfill_days)
@@ -147,8 +204,8 @@ class SyncActivities:
             with Session(self._engine) as s, s.begin():
                 request = ReportRequest(
                     account=req.account,
-                    stream="ledger",
-                    report_type=LEDGER_REPORT,
+                    stream=stream,
+                    report_type=report_type,
                     data_start=self._local_midnight(req.account, first_day),
                     data_end=now,
                     state="requesting",
@@ -162,14 +219,15 @@ class SyncActivities:
             request = s.get(ReportRequest, request_id)
             assert request is not None
             start, end = as_utc(request.data_start), as_utc(request.data_end)
-        report_id = await self._clients.amazon(req.account).create_report(LEDGER_REPORT, start, end)
+        report_id = await self._clients.amazon(req.account).create_report(report_type, start, end)
         with Session(self._engine) as s, s.begin():
             request = s.get(ReportRequest, request_id)
             assert request is not None
             request.report_id, request.state = report_id, "requested"
         log.info(
-            "ledger report requested",
+            "report requested",
             extra={
+                "stream": stream,
                 "account": req.account,
                 "report_id": report_id,
                 "from": start.isoformat(),
@@ -187,7 +245,7 @@ class SyncActivities:
             assert request is not None
             if request.state in ("done", "cancelled", "fatal", "ingested"):
                 return request.state.upper()
-            account, report_id = request.account, request.report_id
+            account, report_id, stream = request.account, request.report_id, request.stream
         assert report_id is not None
         status = await self._clients.amazon(account).get_report(report_id)
         if status.processing_status in ("IN_QUEUE", "IN_PROGRESS"):
@@ -203,14 +261,14 @@ class SyncActivities:
             else:
                 request.state = "fatal"
                 s.flush()
-                failures = _fatal_streak(s, account, "ledger")
+                failures = _fatal_streak(s, account, stream)
                 if failures == FATAL_ALERT_AFTER:  # once per streak
                     s.add(
                         Alert(
                             kind="report_fatal",
-                            key=f"{account}:ledger",
+                            key=f"{account}:{stream}",
                             account=account,
-                            message=f"account {account}: the ledger report failed (FATAL) {failures} times in a row; "
+                            message=f"account {account}: the {stream} report failed (FATAL) {failures} times in a row; "
                             "the cursor has not moved and the report is requested again each cycle",
                         )
                     )
@@ -222,35 +280,67 @@ class SyncActivities:
 
     @activity.defn
     @heartbeats
-    async def ingest_ledger_report(self, req: StreamRequest, request_id: int) -> StreamOutcome:
+    async def ingest_report(self, req: StreamRequest, request_id: int) -> StreamOutcome:
+        """Download, parse and store a finished report: ledger rows become movements and effects, the
+        other reports become evidence for the case workflows. One transaction with the cursor."""
         with Session(self._engine) as s:
             request = s.get(ReportRequest, request_id)
             assert request is not None
-            state, document_id = request.state, request.document_id
+            state, document_id, stream = request.state, request.document_id, request.stream
             start, end = as_utc(request.data_start), as_utc(request.data_end)
         if state == "ingested":
-            return StreamOutcome(stream="ledger", status="ok")
-        parsed = LedgerParseResult()
+            return StreamOutcome(stream=stream, status="ok")
+        text = ""
         if state == "done" and document_id:
             text = await self._clients.amazon(req.account).download_document(document_id)
             activity.heartbeat("downloaded")
-            try:
-                parsed = await asyncio.to_thread(parse_ledger_report, text)
-            except ReportFormatError as e:
-                # A report we cannot read at all: refuse it loudly, keep the cursor, alert.
-                with Session(self._engine) as s, s.begin():
-                    s.add(
-                        Alert(
-                            kind="report_unreadable",
-                            key=f"{req.account}:ledger:{request_id}",
-                            account=req.account,
-                            message=f"ledger report {request_id}: {e}",
-                        )
+        try:
+            if stream == "ledger":
+                outcome = await self._ingest_ledger(req, request_id, text, start, end)
+            else:
+                outcome = await self._ingest_case_report(req, stream, request_id, text, end)
+        except ReportFormatError as e:
+            # A report we cannot read at all: refuse it loudly, keep the cursor, alert.
+            with Session(self._engine) as s, s.begin():
+                s.add(
+                    Alert(
+                        kind="report_unreadable",
+                        key=f"{req.account}:{stream}:{request_id}",
+                        account=req.account,
+                        message=f"{stream} report {request_id}: {e}",
                     )
-                    r = s.get(ReportRequest, request_id)
-                    assert r is not None
-                    r.state = "fatal"
-                raise ApplicationError(str(e), type="ReportFormatError", non_retryable=True) from e
+                )
+                r = s.get(ReportRequest, request_id)
+                assert r is not None
+                r.state = "fatal"
+            raise ApplicationError(str(e), type="ReportFormatError", non_retryable=True) from e
+        today = self._local_date(req.account, end)
+        with Session(self._engine) as s, s.begin():
+            cursor = s.get(Cursor, (req.account, stream))
+            if (
+                cursor is not None
+                and (today - self._local_date(req.account, start)).days >= req.rules.backfill_days
+            ):
+                cursor.last_backfill_day = today
+        log.info(
+            "report ingested",
+            extra={
+                "account": req.account,
+                "stream": stream,
+                "request_id": request_id,
+                "rows": outcome.rows_read,
+                "new": outcome.rows_new,
+                "effects": outcome.effects,
+            },
+        )
+        if state == "cancelled":
+            outcome.status = "cancelled"
+        return outcome
+
+    async def _ingest_ledger(
+        self, req: StreamRequest, request_id: int, text: str, start: datetime, end: datetime
+    ) -> StreamOutcome:
+        parsed = await asyncio.to_thread(parse_ledger_report, text) if text else LedgerParseResult()
         skus = await self._clients.resolve_skus(self._engine, req.account, {r.msku for r in parsed.rows})
         ctx = await self._context(req.account, req.rules)
         result = await asyncio.to_thread(
@@ -264,28 +354,103 @@ class SyncActivities:
             skus=skus,
             cursor_position=end,
         )
-        today = self._local_date(req.account, end)
-        with Session(self._engine) as s, s.begin():
-            cursor = s.get(Cursor, (req.account, "ledger"))
-            if (
-                cursor is not None
-                and (today - self._local_date(req.account, start)).days >= req.rules.backfill_days
-            ):
-                cursor.last_backfill_day = today
-            r = s.get(ReportRequest, request_id)
-            if r is not None and r.state != "ingested":
-                r.state = "ingested"
-        log.info(
-            "ledger ingested",
-            extra={
-                "account": req.account,
-                "request_id": request_id,
-                "rows": result.rows_read,
-                "new": result.rows_new,
-                "effects": result.effects,
-            },
+        # Losses and finds are also evidence for the FNSKU's LostUnits case.
+        await asyncio.to_thread(derive_lost_evidence, self._engine, req.account)
+        return _outcome("ledger", result)
+
+    async def _ingest_case_report(
+        self, req: StreamRequest, stream: str, request_id: int, text: str, end: datetime
+    ) -> StreamOutcome:
+        parse, to_evidence = CASE_REPORTS[stream]
+        rows, issues = await asyncio.to_thread(parse, text) if text else ([], [])
+        evidence = [e for e in (to_evidence(req.account, r) for r in rows) if e is not None]
+        result = await asyncio.to_thread(
+            store_evidence,
+            self._engine,
+            evidence,
+            account=req.account,
+            stream=stream,
+            cursor_position=end,
+            issues=issues,
+            report_request_id=request_id,
         )
-        return _outcome("ledger", result, "cancelled" if state == "cancelled" else "ok")
+        return StreamOutcome(
+            stream=stream,
+            rows_read=len(rows),
+            rows_new=result.new,
+            quarantined=result.unrouted + result.issues,
+            issues=result.issues,
+        )
+
+    # --- API streams of the slow cases ------------------------------------------------------------
+    def _api_window(self, req: StreamRequest, stream: str) -> tuple[datetime, datetime] | None:
+        now = req.clock.now()
+        cursor = self._cursor(req.account, stream)
+        if cursor is not None and now - as_utc(cursor.position) < timedelta(
+            minutes=min_interval_minutes(stream, req.rules)
+        ):
+            return None
+        if cursor is None:
+            day = self._local_date(req.account, now) - timedelta(days=req.rules.backfill_days)
+        else:
+            day = self._local_date(req.account, as_utc(cursor.position)) - timedelta(days=1)
+        return self._local_midnight(req.account, day), now - timedelta(minutes=3)
+
+    @activity.defn
+    @heartbeats
+    async def sync_inbound(self, req: StreamRequest) -> StreamOutcome:
+        """Inbound shipments and their received quantities (a state stream: evidence on every change)."""
+        window = self._api_window(req, "inbound")
+        if window is None:
+            return StreamOutcome(stream="inbound", skipped="read too recently")
+        items = await self._clients.amazon(req.account).inbound_items(*window)
+        seen_at = req.clock.now()
+        evidence = [from_inbound_item(req.account, i, seen_at) for i in items]
+        result = await asyncio.to_thread(
+            store_evidence,
+            self._engine,
+            evidence,
+            account=req.account,
+            stream="inbound",
+            cursor_position=window[1],
+        )
+        return StreamOutcome(
+            stream="inbound", rows_read=len(items), rows_new=result.new, quarantined=result.unrouted
+        )
+
+    @activity.defn
+    @heartbeats
+    async def sync_refunds(self, req: StreamRequest) -> StreamOutcome:
+        """Refunds from the Finances API: each starts (or adds to) a customer-return case."""
+        window = self._api_window(req, "refunds")
+        if window is None:
+            return StreamOutcome(stream="refunds", skipped="read too recently")
+        refunds = await self._clients.amazon(req.account).refunds(*window)
+        evidence = [from_refund(req.account, r) for r in refunds]
+        result = await asyncio.to_thread(
+            store_evidence,
+            self._engine,
+            evidence,
+            account=req.account,
+            stream="refunds",
+            cursor_position=window[1],
+        )
+        return StreamOutcome(
+            stream="refunds", rows_read=len(refunds), rows_new=result.new, quarantined=result.unrouted
+        )
+
+    @activity.defn
+    @heartbeats
+    async def signal_cases(self) -> int:
+        """Tell each case with newly stored evidence (signal-with-start); crash-safe: evidence is marked
+        once its case was told, and telling twice is harmless."""
+        told = 0
+        while case_ids := await asyncio.to_thread(unsignalled_cases, self._engine):
+            for case_id in case_ids:
+                await self._signal_case(case_id)
+            await asyncio.to_thread(mark_signalled, self._engine, case_ids)
+            told += len(case_ids)
+        return told
 
     # --- quarantine --------------------------------------------------------------------------------
     @activity.defn

@@ -3,7 +3,9 @@ Shared by starter.py, the worker and the scenario runner, so all go through one 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
 from temporalio.client import (
     Client,
@@ -18,20 +20,29 @@ from temporalio.client import (
     ScheduleUpdateInput,
     WorkflowHandle,
 )
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
 
-from ops.temporal import RECON_ACCOUNT
 from reconciler.config import AccountConfig, Settings
+from reconciler.evidence import CASE_TYPES, case_type, removal_case
 from reconciler.messages import (
+    CaseInput,
     GateState,
     GateStatus,
     HoldDecision,
     HoldDecisionResult,
     PauseRequest,
+    RemovalReceipt,
     SyncCycleInput,
     Thresholds,
 )
+from workflows.cases import CASE_WORKFLOWS
 from workflows.gate import GateWorkflow
+from workflows.search_attributes import CASE_TYPE, RECON_ACCOUNT
 from workflows.sync_cycle import SyncCycleWorkflow
 
 
@@ -128,6 +139,44 @@ async def wake_gate(client: Client, settings: Settings, shop: str) -> None:
         start_signal="wake",
         static_summary=f"Single writer to Shopify shop {shop}",
     )
+
+
+def case_input(settings: Settings, case_id: str) -> CaseInput:
+    account = settings.account(case_id.split(":")[1])
+    return CaseInput(
+        case_id=case_id,
+        account=account.name,
+        shop=account.shop,
+        rules=account.rules,
+        clock=settings.clock,
+        max_retry_interval_s=settings.activity_max_retry_interval_s,
+    )
+
+
+async def signal_case(
+    client: Client, settings: Settings, case_id: str, signal: str = "evidence_added", args: Sequence[Any] = ()
+) -> None:
+    """Signal-with-start: the case runs if it was not running (a closed case restarts on new evidence)."""
+    kind = case_type(case_id)
+    account = case_id.split(":")[1]
+    await client.start_workflow(
+        CASE_WORKFLOWS[kind].run,
+        case_input(settings, case_id),
+        id=case_id,
+        task_queue=settings.temporal.task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        start_signal=signal,
+        start_signal_args=list(args),
+        search_attributes=TypedSearchAttributes(
+            [SearchAttributePair(RECON_ACCOUNT, account), SearchAttributePair(CASE_TYPE, kind)]
+        ),
+        static_summary=f"{CASE_TYPES[kind]} case {case_id.split(':', 2)[2]} ({account})",
+    )
+
+
+async def receive_removal(client: Client, settings: Settings, account: str, receipt: RemovalReceipt) -> None:
+    await signal_case(client, settings, removal_case(account, receipt.order_id), "receive", [receipt])
 
 
 async def pause(client: Client, shop: str, reason: str, by: str = "operator") -> None:

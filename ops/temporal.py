@@ -9,18 +9,20 @@ import os
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
 from temporalio.client import Client
-from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from reconciler.config import Settings
+from workflows.search_attributes import RECON_ACCOUNT, SEARCH_ATTRIBUTES
+
+__all__ = [
+    "RECON_ACCOUNT",
+    "SEARCH_ATTRIBUTES",
+    "connect",
+    "dev_server_search_attribute_args",
+    "ensure_search_attributes",
+]
 
 log = logging.getLogger("recon.temporal")
-
-RECON_ACCOUNT = SearchAttributeKey.for_keyword("ReconAccount")
-CASE_TYPE = SearchAttributeKey.for_keyword("CaseType")
-CASE_STATE = SearchAttributeKey.for_keyword("CaseState")
-SKU = SearchAttributeKey.for_keyword("Sku")
-SEARCH_ATTRIBUTES = [RECON_ACCOUNT, CASE_TYPE, CASE_STATE, SKU]
 
 
 def dev_server_search_attribute_args() -> list[str]:

@@ -148,3 +148,47 @@ class AttemptResult(BaseModel):
     effects_applied: int = 0
     effects_failed: int = 0
     message: str | None = None
+
+
+# --- case workflows ---------------------------------------------------------------------------------
+
+
+class CaseInput(BaseModel):
+    case_id: str
+    account: str
+    shop: str
+    rules: Rules
+    clock: Clock
+    max_retry_interval_s: float = 60
+
+
+class EvaluateRequest(BaseModel):
+    case_id: str
+    account: str
+    rules: Rules
+    as_of: datetime  # business time, from the workflow's clock (time skipping moves it)
+
+
+class CaseStatus(BaseModel):
+    case_id: str
+    case_type: str
+    state: str
+    sku: str = ""
+    claim_due: bool = False
+    claim_expired: bool = False
+    details: str = ""
+    next_wake: datetime | None = None
+    closed: bool = False
+    evidence_seen: int = 0
+    effects_new: int = 0
+
+
+class RemovalReceipt(BaseModel):
+    """The warehouse confirms units of a removal order arrived."""
+
+    order_id: str = Field(min_length=1)
+    sku: str = Field(min_length=1)
+    quantity: int = Field(gt=0)
+    tracking_number: str = ""
+    by: str = "warehouse"
+    receipt_id: str = Field(min_length=1)  # unique per confirmation: the same confirmation twice counts once

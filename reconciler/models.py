@@ -194,3 +194,114 @@ class AdjustOutcome(BaseModel):
 class QuantityKey(BaseModel, frozen=True):
     inventory_item_id: str
     location_id: str
+
+
+# --- the slow streams (returns, removals, reimbursements, inbound, refunds) ----------------------
+
+
+class ReturnRow(BaseModel):
+    """GET_FBA_FULFILLMENT_CUSTOMER_RETURNS_DATA: a return received and graded at a fulfilment centre."""
+
+    return_date: datetime
+    order_id: str
+    msku: str
+    asin: str = ""
+    fnsku: str = ""
+    quantity: int
+    fulfillment_center: str = ""
+    detailed_disposition: str  # SELLABLE, DAMAGED (Amazon's fault), CUSTOMER_DAMAGED, DEFECTIVE, ...
+    reason: str = ""
+    status: str = ""
+    license_plate_number: str = ""
+    line_no: int = 0
+
+
+class RemovalDetailRow(BaseModel):
+    """GET_FBA_FULFILLMENT_REMOVAL_ORDER_DETAIL_DATA: a removal order line and its cumulative progress."""
+
+    request_date: datetime
+    order_id: str
+    order_type: str  # Return | Disposal | Liquidations
+    order_status: str
+    last_updated: datetime | None = None
+    msku: str
+    fnsku: str = ""
+    disposition: str = ""
+    requested_quantity: int = 0
+    cancelled_quantity: int = 0
+    disposed_quantity: int = 0
+    shipped_quantity: int = 0
+    in_process_quantity: int = 0
+    line_no: int = 0
+
+
+class RemovalShipmentRow(BaseModel):
+    """GET_FBA_FULFILLMENT_REMOVAL_SHIPMENT_DETAIL_DATA: units that left Amazon for the merchant."""
+
+    request_date: datetime | None = None
+    order_id: str
+    shipment_date: datetime
+    msku: str
+    fnsku: str = ""
+    disposition: str = ""
+    shipped_quantity: int
+    carrier: str = ""
+    tracking_number: str = ""
+    removal_order_type: str = ""
+    line_no: int = 0
+
+
+class ReimbursementRow(BaseModel):
+    """GET_FBA_REIMBURSEMENTS_DATA: money or replacement units Amazon paid (negative: a reversal)."""
+
+    approval_date: datetime
+    reimbursement_id: str
+    case_id: str = ""
+    amazon_order_id: str = ""
+    reason: str
+    msku: str
+    fnsku: str = ""
+    asin: str = ""
+    condition: str = ""
+    currency: str = ""
+    amount_per_unit: float | None = None
+    amount_total: float | None = None
+    quantity_cash: int = 0
+    quantity_inventory: int = 0
+    quantity_total: int = 0
+    original_reimbursement_id: str = ""
+    original_reimbursement_type: str = ""
+    line_no: int = 0
+
+
+class InboundItem(BaseModel):
+    """Fulfillment Inbound: one SKU of an inbound shipment, with cumulative quantities."""
+
+    shipment_id: str
+    shipment_name: str = ""
+    shipment_status: (
+        str  # WORKING, SHIPPED, RECEIVING, CLOSED, CANCELLED, DELETED, IN_TRANSIT, DELIVERED, CHECKED_IN
+    )
+    msku: str
+    fnsku: str = ""
+    quantity_shipped: int
+    quantity_received: int = 0
+
+
+class RefundEvent(BaseModel):
+    """Finances: a refund of an FBA order item (the start of a customer-return case)."""
+
+    order_id: str
+    msku: str
+    quantity: int
+    posted_date: datetime
+    adjustment_id: str = ""  # Amazon's id of the refund adjustment, when given
+
+
+class FlatFileIssue(BaseModel):
+    """A line of a flat-file report that could not be read."""
+
+    report: str
+    line_no: int
+    message: str
+    raw: str

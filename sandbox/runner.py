@@ -33,14 +33,16 @@ from reconciler.ledger.tables import (
     Alert,
     Attempt,
     Batch,
+    CaseRecord,
     CycleRun,
     Effect,
+    Evidence,
     LedgerSourceRow,
     OrderItemState,
     QuarantinedInput,
 )
 from reconciler.marketplaces import marketplace
-from reconciler.messages import HoldDecision
+from reconciler.messages import HoldDecision, RemovalReceipt
 from sandbox.amazon import server as amazon_server
 from sandbox.amazon.world import AmazonWorld
 from sandbox.scenario import AMAZON_EVENTS, Scenario, ScenarioEvent
@@ -300,6 +302,20 @@ class DemoRun:
                 await control.decide(
                     self.client, SHOP, HoldDecision(hold_ids=ids, by="scenario"), approve=True
                 )
+        elif t == "removal_received":
+            await self.quiet()
+            receipt = RemovalReceipt(
+                order_id=e.get("order_id"),
+                sku=e.get("sku"),
+                quantity=int(e.get("quantity")),
+                tracking_number=e.get("tracking_number") or "",
+                by="scenario",
+                receipt_id=f"scenario-day-{e.day}",
+            )
+            await self._rpc(
+                lambda: control.receive_removal(self.client, self.settings, self.account, receipt),
+                "removal receive",
+            )
         else:
             self.notes.append(f"day {e.day}: {t} is not supported by this version; skipped")
             log.warning("event %s is not supported yet; skipped", t)
@@ -318,10 +334,20 @@ class DemoRun:
             return latest is not None and as_utc(latest) >= started
 
         await self._wait(cycle_done, timeout_s, "a sync cycle to complete")
+
+        async def cases_settled() -> bool:
+            with Session(self.engine) as s:
+                unsignalled = s.exec(
+                    select(func.count()).select_from(Evidence).where(col(Evidence.signalled_at).is_(None))
+                ).one()
+                counts = dict(s.exec(select(Evidence.case_id, func.count()).group_by(Evidence.case_id)).all())
+                seen = {r.case_id: r.evidence_seen for r in s.exec(select(CaseRecord)).all()}
+            return unsignalled == 0 and all(seen.get(case, -1) >= n for case, n in counts.items())
+
         status = await self._rpc(lambda: control.gate_status(self.client, SHOP), "gate status")
         if status.paused:
+            await self._wait(cases_settled, timeout_s, "every case to evaluate its evidence")
             return
-        await self._rpc(lambda: control.wake_gate(self.client, self.settings, SHOP), "wake gate")
 
         async def gate_idle() -> bool:
             with Session(self.engine) as s:
@@ -333,6 +359,8 @@ class DemoRun:
                 ).one()
             return busy == 0 and open_attempts == 0
 
+        await self._wait(cases_settled, timeout_s, "every case to evaluate its evidence")
+        await self._rpc(lambda: control.wake_gate(self.client, self.settings, SHOP), "wake gate")
         await self._wait(gate_idle, timeout_s, "the gate to write every pending effect")
 
     # --- the result ----------------------------------------------------------------------------------
@@ -343,6 +371,17 @@ class DemoRun:
             alerts = [
                 {"kind": a.kind, "key": a.key, "message": a.message}
                 for a in s.exec(select(Alert).order_by(col(Alert.id))).all()
+            ]
+            cases = [
+                {
+                    "type": r.case_type,
+                    "id": r.case_id,
+                    "state": r.state,
+                    "claim_due": r.claim_due,
+                    "claim_expired": r.claim_expired,
+                    "details": r.details,
+                }
+                for r in s.exec(select(CaseRecord).order_by(col(CaseRecord.case_id))).all()
             ]
             quarantined = [
                 {"stream": q.stream, "key": q.key, "reason": q.reason}
@@ -380,7 +419,7 @@ class DemoRun:
             "scenario": self.scenario.name,
             "shopify": {sku: q for sku, q in sorted(snapshot.items()) if sku in in_shopify},
             "holds": holds,
-            "cases": [],
+            "cases": cases,
             "alerts": alerts,
             "quarantined": quarantined,
             "discrepancies": [],

@@ -18,9 +18,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.clients import Clients
-from activities.gate import GateActivities
-from activities.registry import all_activities
-from activities.sync import SyncActivities
+from activities.registry import all_workflows, build_activities
 from integrations.shopify.errors import ShopifyError
 from ops import control
 from reconciler.clock import Clock
@@ -32,8 +30,6 @@ from sandbox.amazon.world import AmazonWorld
 from sandbox.scenario import Scenario
 from sandbox.shopify import server as shopify_server
 from sandbox.shopify.world import ShopifyWorld
-from workflows.gate import GateWorkflow
-from workflows.sync_cycle import SyncCycleWorkflow
 
 SECRETS = {
     "TEST_SHOPIFY_TOKEN": "shpat_sandbox_token",
@@ -151,16 +147,13 @@ class SandboxEnv:
         return self
 
     def make_worker(self, **kw: Any) -> Worker:
-        async def wake(shop: str) -> None:
-            await control.wake_gate(self.client, self.settings, shop)
-
-        sync = SyncActivities(self.engine, self.clients, wake)
-        gate = GateActivities(self.engine, self.clients)
-        activities = kw.pop("activities", None) or all_activities(sync, gate)
+        activities = kw.pop("activities", None) or build_activities(
+            self.client, self.settings, self.engine, self.clients
+        )
         return Worker(
             self.client,
             task_queue=self.task_queue,
-            workflows=[SyncCycleWorkflow, GateWorkflow],
+            workflows=all_workflows(),
             activities=activities,
             **kw,
         )

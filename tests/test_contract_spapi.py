@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+from sandbox.scenario import Scenario
 from tests.amazon_helpers import load_scenario, running_world
 
 CONTRACTS = Path(__file__).resolve().parents[1].parent / "shared/contracts"
@@ -93,6 +94,8 @@ async def _token(http: httpx.AsyncClient, base: str, world) -> dict[str, Any]:
 
 REPORTS = "reports_2021-06-30.json"
 ORDERS = "orders_2026-01-01.json"
+INBOUND = "fulfillmentInboundV0.json"
+FINANCES = "financesV0.json"
 
 
 @pytest.mark.asyncio
@@ -224,3 +227,108 @@ async def test_error_bodies_are_error_lists():
     assert throttled.json()["errors"][0]["code"] == "QuotaExceeded"
     assert failing.status_code in (500, 503)
     validate(REPORTS, "ErrorList", failing.json())
+
+
+@pytest.mark.asyncio
+async def test_inbound_get_shipments_pages_and_items():
+    scn = load_scenario("04-removals-inbound.json")
+    events = [e.model_dump() for e in scn.events]
+    events += [
+        {"day": 2.0 + n / 10, "type": "inbound_shipped", "shipment_id": f"FBA17XYZ{n:04d}",
+         "items": [{"sku": "BAG-BLK", "quantity": n}]}
+        for n in range(1, 4)
+    ]  # fmt: skip
+    scn = Scenario.model_validate(scn.model_dump() | {"events": events})
+    async with running_world(scn, day=5) as (world, base), httpx.AsyncClient() as http:
+        world.inbound_page_size = 2
+        headers = {"x-amz-access-token": (await _token(http, base, world))["access_token"]}
+        url = f"{base}/fba/inbound/v0/shipments"
+        params = {
+            "QueryType": "DATE_RANGE",
+            "LastUpdatedAfter": scn.start.isoformat().replace("+00:00", "Z"),
+            "LastUpdatedBefore": world.now().isoformat(),
+            "ShipmentStatusList": "WORKING,SHIPPED,RECEIVING,CANCELLED,DELETED,CLOSED,ERROR,IN_TRANSIT,DELIVERED,CHECKED_IN",
+            "MarketplaceId": world.marketplace_id,
+        }
+        declared = {p["name"] for p in operation(INBOUND, "/fba/inbound/v0/shipments", "get")["parameters"]}
+        assert set(params) | {"NextToken"} <= declared
+        definition = response_definition(INBOUND, "/fba/inbound/v0/shipments", "get", 200)
+        shipments, pages, query = [], 0, params
+        while True:
+            response = await http.get(url, params=query, headers=headers)
+            assert response.status_code == 200, response.text
+            assert "x-amzn-RateLimit-Limit" in response.headers
+            validate(INBOUND, definition, response.json())
+            pages += 1
+            shipments += response.json()["payload"]["ShipmentData"]
+            token = response.json()["payload"].get("NextToken")
+            if not token:
+                break
+            query = {"QueryType": "NEXT_TOKEN", "NextToken": token, "MarketplaceId": world.marketplace_id}
+        assert pages == 2 and len(shipments) == 4
+        assert {s["ShipmentStatus"] for s in shipments} == {"CLOSED", "SHIPPED"}
+
+        items_path = "/fba/inbound/v0/shipments/{shipmentId}/items"
+        items_definition = response_definition(INBOUND, items_path, "get", 200)
+        items = await http.get(
+            f"{base}/fba/inbound/v0/shipments/FBA17ABCDE12/items",
+            params={"MarketplaceId": world.marketplace_id},
+            headers=headers,
+        )
+        assert items.status_code == 200, items.text
+        validate(INBOUND, items_definition, items.json())
+        assert [
+            (i["SellerSKU"], i["QuantityShipped"], i["QuantityReceived"])
+            for i in items.json()["payload"]["ItemData"]
+        ] == [("BAG-BLK", 40, 38)]
+        unknown = await http.get(f"{base}/fba/inbound/v0/shipments/NOPE/items", headers=headers)
+        no_query_type = await http.get(url, params={"MarketplaceId": world.marketplace_id}, headers=headers)
+    assert unknown.status_code == 404
+    validate(INBOUND, response_definition(INBOUND, items_path, "get", 404), unknown.json())
+    assert no_query_type.status_code == 400
+    validate(
+        INBOUND, response_definition(INBOUND, "/fba/inbound/v0/shipments", "get", 400), no_query_type.json()
+    )
+
+
+@pytest.mark.asyncio
+async def test_list_financial_events_refund_pages():
+    scn = load_scenario("03-returns.json")
+    async with running_world(scn, day=10) as (world, base), httpx.AsyncClient() as http:
+        headers = {"x-amz-access-token": (await _token(http, base, world))["access_token"]}
+        url = f"{base}/finances/v0/financialEvents"
+        params = {
+            "PostedAfter": scn.start.isoformat().replace("+00:00", "Z"),
+            "PostedBefore": (world.now() - timedelta(minutes=5)).isoformat(),
+            "MaxResultsPerPage": "3",
+        }
+        declared = {
+            p["name"] for p in operation(FINANCES, "/finances/v0/financialEvents", "get")["parameters"]
+        }
+        assert set(params) | {"NextToken"} <= declared
+        definition = response_definition(FINANCES, "/finances/v0/financialEvents", "get", 200)
+        refunds, pages, query = [], 0, params
+        while True:
+            response = await http.get(url, params=query, headers=headers)
+            assert response.status_code == 200, response.text
+            assert "x-amzn-RateLimit-Limit" in response.headers
+            validate(FINANCES, definition, response.json())
+            pages += 1
+            refunds += response.json()["payload"]["FinancialEvents"]["RefundEventList"]
+            token = response.json()["payload"].get("NextToken")
+            if not token:
+                break
+            query = params | {"NextToken": token}
+        assert pages == 2 and len(refunds) == 4
+        assert {r["AmazonOrderId"] for r in refunds} == {"113-1000001-0000001"}
+        items = [i for r in refunds for i in r["ShipmentItemAdjustmentList"]]
+        assert {(i["SellerSKU"], i["QuantityShipped"]) for i in items} == {("TEE-M", 1)}
+        assert len({i["OrderAdjustmentItemId"] for i in items}) == 4
+        too_recent = await http.get(
+            url, params={"PostedAfter": "2026-10-01T00:00:00Z", "PostedBefore": world.now().isoformat()},
+            headers=headers,
+        )  # fmt: skip
+    assert too_recent.status_code == 400
+    validate(
+        FINANCES, response_definition(FINANCES, "/finances/v0/financialEvents", "get", 400), too_recent.json()
+    )

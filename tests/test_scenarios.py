@@ -11,7 +11,8 @@ import pytest
 from sandbox.runner import run_demo
 from tests.conftest import SHARED
 
-EXAMPLES = ["01-shipments.json", "02-ledger-adjustments.json", "05-packs-and-unmapped.json", "06-faults.json"]
+EXAMPLES = ["01-shipments.json", "02-ledger-adjustments.json", "03-returns.json", "04-removals-inbound.json",
+            "05-packs-and-unmapped.json", "06-faults.json"]
 OURS = Path(__file__).parent / "scenarios"
 
 
@@ -28,6 +29,16 @@ async def test_example_scenario_ends_at_expect(name: str, tmp_path: Path) -> Non
     assert result["shopify"] == expect, result["notes"]
     for key in ("holds", "cases", "alerts", "quarantined", "discrepancies", "stats"):
         assert key in result
+    if name.startswith("03"):
+        # The unit damaged by Amazon is owed past its reimbursement window.
+        [case] = result["cases"]
+        assert case["type"] == "return" and case["claim_due"] and "113-1000001-0000001" in case["id"]
+        assert [a["kind"] for a in result["alerts"]] == ["claim_due"]
+    if name.startswith("04"):
+        cases = {c["id"]: c for c in result["cases"]}
+        assert {"removal:us:RMV-0001", "removal:us:RMV-0002", "inbound:us:FBA17ABCDE12"} <= set(cases)
+        assert cases["removal:us:RMV-0001"]["state"] == "closed"
+        assert [a["kind"] for a in result["alerts"]] == ["inbound_shortage"]
     if name.startswith("05"):
         assert [q["reason"] for q in result["quarantined"]] and all(
             "GHOST-1" in q["reason"] for q in result["quarantined"]

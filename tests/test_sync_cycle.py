@@ -63,7 +63,17 @@ async def test_cycle_turns_orders_and_ledger_rows_into_effects_once(
     scenario = small_scenario([item("MUG"), item("CUP")], events=EVENTS)
     async with SandboxEnv(temporal_client, scenario, tmp_path, start_day=0.8) as env, env.make_worker():
         first = await run_cycle(env)
-        assert {o.stream for o in first.outcomes} == {"orders", "ledger", "quarantine"}
+        assert {o.stream for o in first.outcomes} == {
+            "orders",
+            "ledger",
+            "returns",
+            "removal_detail",
+            "removal_shipments",
+            "reimbursements",
+            "inbound",
+            "refunds",
+            "quarantine",
+        }
         expected = {("MUG", "available"): -2 - 1 - 1 + 1, ("CUP", "available"): -1, ("CUP", "damaged"): 1}
         assert deltas(env) == expected
         await asyncio.sleep(0.2)
@@ -137,7 +147,7 @@ async def test_fatal_report_keeps_the_cursor_and_alerts_after_three(
             assert ledger_status(summary) == "fatal"
         with Session(env.engine) as s:
             assert s.get(Cursor, (env.account, "ledger")) is None
-            alerts = s.exec(select(Alert).where(Alert.kind == "report_fatal")).all()
+            alerts = s.exec(select(Alert).where(Alert.kind == "report_fatal", Alert.key == "us:ledger")).all()
         assert len(alerts) == 1 and "3 times" in alerts[0].message
         while env.clock.business_day() < 1.55:
             await asyncio.sleep(0.1)

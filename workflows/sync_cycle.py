@@ -1,72 +1,60 @@
 """SyncCycleWorkflow: one pass over an account's Amazon streams (ARCHITECTURE §5).
 
 Started by the account's Schedule (overlap SKIP); manual runs go through the schedule's trigger.
-Each stream is read, stored, turned into effects and its cursor advanced in one activity; the
-workflow only sequences them and carries counts."""
+Each stream is read, stored, turned into effects or evidence, and its cursor advanced in one
+activity; the workflow only sequences them and carries counts. Then the cases with new evidence are
+told and the gate is woken."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-
-# Activities heartbeat every few seconds: a killed worker's activity is retried within this.
-HEARTBEAT = timedelta(seconds=15)
 
 with workflow.unsafe.imports_passed_through():
     from activities.sync import SyncActivities
     from reconciler.messages import CycleRecord, CycleSummary, StreamOutcome, StreamRequest, SyncCycleInput
     from reconciler.models import ShipmentsSource
 
+# Activities heartbeat every few seconds: a killed worker's activity is retried within this.
+HEARTBEAT = timedelta(seconds=15)
+# Ledger first (it moves stock); the others feed the case workflows.
+REPORT_STREAMS = ["ledger", "returns", "removal_detail", "removal_shipments", "reimbursements"]
+
 
 @workflow.defn
 class SyncCycleWorkflow:
     @workflow.run
     async def run(self, cycle: SyncCycleInput) -> CycleSummary:
-        retry = RetryPolicy(maximum_interval=timedelta(seconds=cycle.max_retry_interval_s))
+        self._retry = RetryPolicy(maximum_interval=timedelta(seconds=cycle.max_retry_interval_s))
         stream = StreamRequest(account=cycle.account, rules=cycle.rules, clock=cycle.clock)
         outcomes: list[StreamOutcome] = []
 
         if cycle.rules.shipments_source == ShipmentsSource.ORDERS:
             workflow.set_current_details(f"Reading shipped FBA orders for {cycle.account}")
-            outcomes.append(
-                await workflow.execute_activity_method(
-                    SyncActivities.sync_orders,
-                    stream,
-                    start_to_close_timeout=timedelta(minutes=10),
-                    heartbeat_timeout=HEARTBEAT,
-                    retry_policy=retry,
-                    summary="orders",
-                )
-            )
+            outcomes.append(await self._activity(SyncActivities.sync_orders, stream, "orders", minutes=10))
 
-        workflow.set_current_details(f"Reading the FBA inventory ledger for {cycle.account}")
-        outcomes.append(await self._ledger(stream, retry))
+        workflow.set_current_details(f"Reading {len(REPORT_STREAMS)} Amazon reports for {cycle.account}")
+        outcomes += await asyncio.gather(*(self._report(stream, name) for name in REPORT_STREAMS))
 
-        workflow.set_current_details(f"Reprocessing quarantined rows of {cycle.account}")
+        workflow.set_current_details(f"Reading inbound shipments and refunds for {cycle.account}")
+        outcomes.append(await self._activity(SyncActivities.sync_inbound, stream, "inbound", minutes=10))
+        outcomes.append(await self._activity(SyncActivities.sync_refunds, stream, "refunds", minutes=10))
         outcomes.append(
-            await workflow.execute_activity_method(
-                SyncActivities.retry_quarantine,
-                stream,
-                start_to_close_timeout=timedelta(minutes=10),
-                heartbeat_timeout=HEARTBEAT,
-                retry_policy=retry,
-                summary="retry quarantine",
-            )
+            await self._activity(SyncActivities.retry_quarantine, stream, "retry quarantine", minutes=10)
         )
 
         if any(o.effects for o in outcomes):
-            await workflow.execute_activity_method(
-                SyncActivities.wake_gate,
-                cycle.shop,
-                start_to_close_timeout=timedelta(seconds=30),
-                heartbeat_timeout=HEARTBEAT,
-                retry_policy=retry,
-            )
+            await self._activity(SyncActivities.wake_gate, cycle.shop, "wake the gate")
+        await self._activity(
+            SyncActivities.signal_cases, None, "tell the cases with new evidence", minutes=10
+        )
         summary = CycleSummary(account=cycle.account, outcomes=outcomes)
         info = workflow.info()
-        await workflow.execute_activity_method(
+        await self._activity(
             SyncActivities.record_cycle,
             CycleRecord(
                 account=cycle.account,
@@ -75,30 +63,39 @@ class SyncCycleWorkflow:
                 started_at=info.start_time,
                 outcomes=outcomes,
             ),
-            start_to_close_timeout=timedelta(seconds=30),
-            heartbeat_timeout=HEARTBEAT,
-            retry_policy=retry,
+            "record the cycle",
         )
         workflow.set_current_details(f"Done: {summary.sentence()}")
         return summary
 
-    async def _ledger(self, stream: StreamRequest, retry: RetryPolicy) -> StreamOutcome:
+    async def _activity(self, fn: Any, arg: Any, summary: str, *, minutes: float = 1) -> Any:
+        args = [] if arg is None else [arg]
+        return await workflow.execute_activity_method(
+            fn,
+            args=args,
+            start_to_close_timeout=timedelta(minutes=minutes),
+            heartbeat_timeout=HEARTBEAT,
+            retry_policy=self._retry,
+            summary=summary,
+        )
+
+    async def _report(self, stream: StreamRequest, name: str) -> StreamOutcome:
+        """Request (stored first, so a crash never requests twice), await, ingest."""
         request_id = await workflow.execute_activity_method(
-            SyncActivities.request_ledger_report,
-            stream,
+            SyncActivities.request_report,
+            args=[stream, name],
             start_to_close_timeout=timedelta(minutes=2),
             heartbeat_timeout=HEARTBEAT,
-            retry_policy=retry,
-            summary="request ledger report",
+            retry_policy=self._retry,
+            summary=f"request {name} report",
         )
         if request_id is None:
-            return StreamOutcome(stream="ledger", skipped="read too recently")
-        # Polls through activity retries with backoff 1, so a worker crash never requests twice.
+            return StreamOutcome(stream=name, skipped="read too recently")
+        # Polls through activity retries with backoff 1.
         poll = RetryPolicy(
             initial_interval=timedelta(seconds=min(5, stream.clock.day_length / 20 + 0.5)),
             backoff_coefficient=1.0,
             maximum_interval=timedelta(seconds=30),
-            non_retryable_error_types=["ReportFormatError"],
         )
         status = await workflow.execute_activity_method(
             SyncActivities.await_report,
@@ -107,17 +104,17 @@ class SyncCycleWorkflow:
             heartbeat_timeout=HEARTBEAT,
             schedule_to_close_timeout=timedelta(hours=4),
             retry_policy=poll,
-            summary="await ledger report",
+            summary=f"await {name} report",
         )
         if status == "FATAL":
-            return StreamOutcome(stream="ledger", status="fatal")
+            return StreamOutcome(stream=name, status="fatal")
         return await workflow.execute_activity_method(
-            SyncActivities.ingest_ledger_report,
+            SyncActivities.ingest_report,
             args=[stream, request_id],
             start_to_close_timeout=timedelta(minutes=30),
             heartbeat_timeout=HEARTBEAT,
+            summary=f"ingest {name} report",
             retry_policy=RetryPolicy(
-                maximum_interval=retry.maximum_interval, non_retryable_error_types=["ReportFormatError"]
+                maximum_interval=self._retry.maximum_interval, non_retryable_error_types=["ReportFormatError"]
             ),
-            summary="ingest ledger report",
         )

@@ -1,4 +1,5 @@
-"""SP-API client for the reconciler: reports (create, poll, download) and Orders v2026-01-01.
+"""SP-API client for the reconciler: reports (create, poll, download), Orders v2026-01-01,
+Fulfillment Inbound v0 (inbound shipments and their items) and Finances v0 (refunds).
 
 Built on python-amazon-sp-api's async clients. `endpoint` / `lwa_endpoint` point it at a simulator
 (contracts/sp-api/REPORTS.md, "against a local simulator"); `None` means the real Amazon endpoints
@@ -25,7 +26,7 @@ import certifi
 import httpx
 import sp_api.asyncio.api as _spapi  # noqa: F401  (must be imported before sp_api.asyncio.auth)
 from pydantic import BaseModel, SecretStr
-from sp_api.asyncio.api import Orders, Reports
+from sp_api.asyncio.api import Finances, FulfillmentInbound, Orders, Reports
 from sp_api.asyncio.auth import access_token_client as _token_module
 from sp_api.asyncio.auth.access_token_client import AccessTokenClient
 from sp_api.asyncio.base._transport_httpx import AsyncHttpxTransport
@@ -34,7 +35,7 @@ from sp_api.base.credential_provider import FromCodeCredentialProvider
 
 from integrations.amazon.errors import AmazonApiError, AmazonError
 from integrations.amazon.ratelimit import HttpFailure, RateLimiter
-from reconciler.models import OrderItemShipment, ReportStatus
+from reconciler.models import InboundItem, OrderItemShipment, RefundEvent, ReportStatus
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,20 @@ T = TypeVar("T")
 LWA_PATH = "/auth/o2/token"
 ORDERS_VERSION = "2026-01-01"
 ORDERS_PAGE_SIZE = 100
+FINANCES_PAGE_SIZE = 100
+# Every inbound shipment status that matters for a shipment already sent (getShipments needs a list).
+INBOUND_SHIPMENT_STATUSES = (
+    "WORKING",
+    "SHIPPED",
+    "RECEIVING",
+    "CANCELLED",
+    "DELETED",
+    "CLOSED",
+    "ERROR",
+    "IN_TRANSIT",
+    "DELIVERED",
+    "CHECKED_IN",
+)
 
 
 class SpApiCredentials(BaseModel):
@@ -146,6 +161,8 @@ class AmazonClient:
         )
         self._reports = self._library_client(Reports)
         self._orders = self._library_client(Orders, version=ORDERS_VERSION)
+        self._inbound = self._library_client(FulfillmentInbound, version="v0")
+        self._finances = self._library_client(Finances, version="v0")
         self._http = httpx.AsyncClient(timeout=timeout_s, verify=_ssl_context())
 
     def __repr__(self) -> str:
@@ -320,8 +337,125 @@ class AmazonClient:
             )
         return result
 
+    # --- Fulfillment Inbound v0 ----------------------------------------------------------------
+
+    async def inbound_items(self, updated_after: datetime, updated_before: datetime) -> list[InboundItem]:
+        """Inbound shipments last updated in [after, before] (getShipments, QueryType=DATE_RANGE, every
+        status in INBOUND_SHIPMENT_STATUSES, every page), then each shipment's items
+        (getShipmentItemsByShipmentId): one entry per shipment and seller SKU with Amazon's cumulative
+        QuantityShipped / QuantityReceived and the shipment's current status (a state stream)."""
+        params: dict[str, Any] = {
+            "QueryType": "DATE_RANGE",
+            "LastUpdatedAfter": _iso(updated_after),
+            "LastUpdatedBefore": _iso(updated_before),
+            "ShipmentStatusList": ",".join(INBOUND_SHIPMENT_STATUSES),
+            "MarketplaceId": self.marketplace_id,
+        }
+        shipments: dict[str, dict[str, Any]] = {}
+        token: str | None = None
+        while True:
+            page_params = (
+                dict(params)
+                if token is None
+                else {"QueryType": "NEXT_TOKEN", "NextToken": token, "MarketplaceId": self.marketplace_id}
+            )
+            response = await self._call(
+                "getShipments", self._inbound, lambda p=page_params: self._inbound.get_shipments(**dict(p))
+            )
+            for shipment in response.payload.get("ShipmentData") or []:
+                if shipment.get("ShipmentId"):
+                    shipments[str(shipment["ShipmentId"])] = shipment  # a repeated shipment: the later copy
+            token = response.next_token
+            if not token:
+                break
+        items: list[InboundItem] = []
+        for shipment_id in sorted(shipments):
+            items += await self._shipment_items(shipments[shipment_id])
+        return items
+
+    async def _shipment_items(self, shipment: dict[str, Any]) -> list[InboundItem]:
+        shipment_id = str(shipment["ShipmentId"])
+        response = await self._call(
+            "getShipmentItemsByShipmentId",
+            self._inbound,
+            lambda: self._inbound.shipment_items_by_shipment(shipment_id, MarketplaceId=self.marketplace_id),
+        )
+        by_sku: dict[str, InboundItem] = {}
+        for item in response.payload.get("ItemData") or []:
+            sku = str(item.get("SellerSKU") or "")
+            if not sku:
+                continue
+            seen = by_sku.get(sku)
+            shipped = int(item.get("QuantityShipped") or 0)
+            received = int(item.get("QuantityReceived") or 0)
+            if seen is not None:  # the same SKU on two lines: one entry with the sums
+                shipped, received = shipped + seen.quantity_shipped, received + seen.quantity_received
+            by_sku[sku] = InboundItem(
+                shipment_id=shipment_id,
+                shipment_name=str(shipment.get("ShipmentName") or ""),
+                shipment_status=str(shipment.get("ShipmentStatus") or ""),
+                msku=sku,
+                fnsku=str(item.get("FulfillmentNetworkSKU") or ""),
+                quantity_shipped=shipped,
+                quantity_received=received,
+            )
+        return [by_sku[sku] for sku in sorted(by_sku)]
+
+    # --- Finances v0 ---------------------------------------------------------------------------
+
+    async def refunds(self, posted_after: datetime, posted_before: datetime) -> list[RefundEvent]:
+        """Refunds posted in [after, before) (listFinancialEvents, every page; both times must be
+        more than 2 minutes in the past): one entry per refunded item (RefundEventList →
+        ShipmentItemAdjustmentList), its QuantityShipped being the refunded quantity. A refund served
+        twice (a repeated page) is returned once."""
+        params: dict[str, Any] = {
+            "PostedAfter": _iso(posted_after),
+            "PostedBefore": _iso(posted_before),
+            "MaxResultsPerPage": FINANCES_PAGE_SIZE,
+        }
+        refunds: dict[tuple[str, ...], RefundEvent] = {}
+        token: str | None = None
+        while True:
+            page_params = dict(params) if token is None else {**params, "NextToken": token}
+            response = await self._call(
+                "listFinancialEvents",
+                self._finances,
+                lambda p=page_params: self._finances.list_financial_events(**dict(p)),
+            )
+            events = (response.payload.get("FinancialEvents") or {}).get("RefundEventList") or []
+            for event in events:
+                for refund in self._refund_items(event):
+                    key: tuple[str, ...] = (refund.order_id, refund.msku, refund.adjustment_id)
+                    if not refund.adjustment_id:  # no id to tell two refunds apart: keep every one
+                        key += (str(len(refunds)),)
+                    refunds[key] = refund
+            token = response.next_token
+            if not token:
+                break
+        return sorted(refunds.values(), key=lambda r: (r.posted_date, r.order_id, r.msku, r.adjustment_id))
+
+    @staticmethod
+    def _refund_items(event: dict[str, Any]) -> list[RefundEvent]:
+        order_id = str(event.get("AmazonOrderId") or "")
+        posted = _parse_time(event.get("PostedDate"))
+        result = []
+        for item in event.get("ShipmentItemAdjustmentList") or []:
+            sku = str(item.get("SellerSKU") or "")
+            if not (order_id and sku):
+                continue
+            result.append(
+                RefundEvent(
+                    order_id=order_id,
+                    msku=sku,
+                    quantity=abs(int(item.get("QuantityShipped") or 0)),
+                    posted_date=posted,
+                    adjustment_id=str(item.get("OrderAdjustmentItemId") or ""),
+                )
+            )
+        return result
+
     async def aclose(self) -> None:
-        for client in (self._reports, self._orders):
+        for client in (self._reports, self._orders, self._inbound, self._finances):
             await client.aclose()
             await client._auth.aclose()
         await self._http.aclose()

@@ -42,6 +42,9 @@ DEFAULT_USAGE_PLANS: dict[str, UsagePlan] = {
     "searchOrders": UsagePlan(0.0056, 20),
     "getOrder": UsagePlan(0.5, 30),
     "getInventorySummaries": UsagePlan(2.0, 2),
+    "getShipments": UsagePlan(2.0, 30),
+    "getShipmentItemsByShipmentId": UsagePlan(2.0, 30),
+    "listFinancialEvents": UsagePlan(0.5, 30),
 }
 
 

@@ -252,3 +252,41 @@ class ShopifyItemRef(SQLModel, table=True):
     sku: str = Field(primary_key=True)
     inventory_item_id: str
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Evidence(SQLModel, table=True):
+    """A fact a case workflow waits for (a refund, a grade, a shipment, a receipt, a reimbursement…),
+    with a unique key: seen twice, it is stored once; a case reloads its evidence whenever it wakes."""
+
+    __tablename__ = "evidence"
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True)
+    account: str = Field(index=True)
+    case_id: str = Field(index=True)  # the case workflow's id, e.g. removal:us:RMV-0001
+    kind: str
+    occurred_at: datetime
+    quantity: int = 0
+    data: str = Field(default="{}", sa_column=Column(Text, nullable=False))  # JSON
+    stream: str = ""
+    created_at: datetime = Field(default_factory=utcnow)
+    signalled_at: datetime | None = Field(default=None, index=True)  # when its case was told
+
+
+class CaseRecord(SQLModel, table=True):
+    """The latest evaluation of each case, for `cases list`, reports and the scenario result."""
+
+    __tablename__ = "case_record"
+    case_id: str = Field(primary_key=True)
+    account: str = Field(index=True)
+    case_type: str = Field(index=True)
+    state: str
+    sku: str = ""
+    claim_due: bool = False
+    claim_expired: bool = False
+    owed_units: int = 0
+    owed_amount: float | None = None
+    claim_deadline: datetime | None = None
+    details: str = ""
+    closed: bool = False
+    evidence_seen: int = 0
+    updated_at: datetime = Field(default_factory=utcnow)

@@ -1,5 +1,6 @@
-"""SP-API simulator over HTTP (aiohttp): LWA, Reports 2021-06-30, Orders 2026-01-01 searchOrders, and
-a pre-signed "S3" URL for report documents. Wire formats follow contracts/sp-api; rate limits are
+"""SP-API simulator over HTTP (aiohttp): LWA, Reports 2021-06-30, Orders 2026-01-01 searchOrders,
+Fulfillment Inbound v0 (getShipments, getShipmentItemsByShipmentId), Finances v0
+(listFinancialEvents), and a pre-signed "S3" URL for report documents. Wire formats follow contracts/sp-api; rate limits are
 Amazon's documented usage plans scaled by the clock; faults come from the scenario (`world.faults`).
 The Host header is ignored (python-amazon-sp-api derives it by cutting 8 characters off the endpoint)."""
 
@@ -17,7 +18,15 @@ from typing import Any
 
 from aiohttp import web
 
-from sandbox.amazon.world import ORDERS_TWO_MINUTE_RULE, AmazonWorld, SimOrder, SimOrderVersion
+from sandbox.amazon.world import (
+    ORDERS_TWO_MINUTE_RULE,
+    AmazonWorld,
+    SimInboundShipment,
+    SimInboundVersion,
+    SimOrder,
+    SimOrderVersion,
+    SimRefund,
+)
 
 # operation -> (rate per business second, burst): contracts/sp-api/REPORTS.md
 USAGE_PLANS: dict[str, tuple[float, int]] = {
@@ -25,6 +34,31 @@ USAGE_PLANS: dict[str, tuple[float, int]] = {
     "getReport": (2.0, 15),
     "getReportDocument": (0.0167, 15),
     "searchOrders": (0.0056, 20),
+    # fulfillmentInboundV0.json and financesV0.json "Usage Plan" tables
+    "getShipments": (2.0, 30),
+    "getShipmentItemsByShipmentId": (2.0, 30),
+    "listFinancialEvents": (0.5, 30),
+}
+INBOUND_STATUSES = {
+    "WORKING",
+    "READY_TO_SHIP",
+    "SHIPPED",
+    "RECEIVING",
+    "CANCELLED",
+    "DELETED",
+    "CLOSED",
+    "ERROR",
+    "IN_TRANSIT",
+    "DELIVERED",
+    "CHECKED_IN",
+}
+SHIP_FROM_ADDRESS = {
+    "Name": "Sandbox Merchant Warehouse",
+    "AddressLine1": "100 Main Street",
+    "City": "Reno",
+    "StateOrProvinceCode": "NV",
+    "CountryCode": "US",
+    "PostalCode": "89501",
 }
 WORLD_KEY = web.AppKey("world", AmazonWorld)
 INFO_KEY = web.AppKey("info", dict)  # {"base_url": ...} once started
@@ -429,6 +463,200 @@ async def search_orders(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
+# --- Fulfillment Inbound v0 ----------------------------------------------------------------------
+
+
+def _shipment_json(world: AmazonWorld, shipment: SimInboundShipment, version: SimInboundVersion) -> dict:
+    return {
+        "ShipmentId": shipment.shipment_id,
+        "ShipmentName": shipment.name,
+        "ShipFromAddress": dict(SHIP_FROM_ADDRESS),
+        "DestinationFulfillmentCenterId": shipment.destination,
+        "ShipmentStatus": version.status,
+        "LabelPrepType": "SELLER_LABEL",
+        "AreCasesRequired": False,
+        "BoxContentsSource": "FEED",
+    }
+
+
+@_operation("getShipments")
+async def get_shipments(request: web.Request) -> web.Response:
+    """QueryType SHIPMENT (by ShipmentStatusList / ShipmentIdList), DATE_RANGE (LastUpdatedAfter /
+    LastUpdatedBefore on the shipment's last update, plus a status or id list) or NEXT_TOKEN."""
+    world = request.app[WORLD_KEY]
+    query = request.query
+    query_type = query.get("QueryType")
+    if query_type not in ("SHIPMENT", "DATE_RANGE", "NEXT_TOKEN"):
+        return _error(400, "InvalidInput", "QueryType must be one of SHIPMENT, DATE_RANGE, NEXT_TOKEN.")
+    marketplace_id = query.get("MarketplaceId")
+    if not marketplace_id:
+        return _error(400, "InvalidInput", "MarketplaceId is required.")
+    if marketplace_id != world.marketplace_id:
+        return _error(400, "InvalidInput", f"Invalid MarketplaceId: {marketplace_id}")
+    if query_type == "NEXT_TOKEN":
+        token = query.get("NextToken")
+        if not token:
+            return _error(400, "InvalidInput", "NextToken is required when QueryType is NEXT_TOKEN.")
+        try:
+            state = _decode_token(token)
+        except ValueError:
+            return _error(400, "InvalidInput", "Invalid NextToken.")
+    else:
+        state = {
+            "type": query_type,
+            "statuses": _csv(request, "ShipmentStatusList"),
+            "ids": _csv(request, "ShipmentIdList"),
+            "after": query.get("LastUpdatedAfter"),
+            "before": query.get("LastUpdatedBefore"),
+            "offset": 0,
+        }
+        if not state["statuses"] and not state["ids"]:
+            return _error(
+                400, "InvalidInput", "Either ShipmentStatusList or ShipmentIdList must be provided."
+            )
+        unknown = set(state["statuses"] or []) - INBOUND_STATUSES
+        if unknown:
+            return _error(400, "InvalidInput", f"Invalid ShipmentStatusList: {sorted(unknown)}")
+        if query_type == "DATE_RANGE" and not (state["after"] and state["before"]):
+            return _error(
+                400, "InvalidInput", "LastUpdatedAfter and LastUpdatedBefore are required for DATE_RANGE."
+            )
+    try:
+        after = _parse_time(state["after"]) if state.get("after") else None
+        before = _parse_time(state["before"]) if state.get("before") else None
+    except ValueError as exc:
+        return _error(400, "InvalidInput", f"Invalid date: {exc}", "Dates must be ISO 8601.")
+    if after is not None and before is not None and before < after:
+        return _error(400, "InvalidInput", "LastUpdatedBefore must be on or after LastUpdatedAfter.")
+
+    statuses, ids = state.get("statuses"), state.get("ids")
+
+    def matches(shipment: SimInboundShipment, version: SimInboundVersion) -> bool:
+        if statuses and version.status not in statuses:
+            return False
+        if ids and shipment.shipment_id not in ids:
+            return False
+        if after is not None and version.updated_at < after:
+            return False
+        return before is None or version.updated_at <= before
+
+    selected = [(s, v) for s, v in world.inbound_at() if matches(s, v)]
+    offset, size = int(state.get("offset", 0)), max(1, world.inbound_page_size)
+    page = selected[offset : offset + size]
+    if offset > 0 and world.fault("duplicate_rows"):  # repeat the tail of the previous page
+        page = selected[max(0, offset - 1 - int(world.roll() * max(1, size // 2))) : offset] + page
+    payload: dict[str, Any] = {"ShipmentData": [_shipment_json(world, s, v) for s, v in page]}
+    if offset + size < len(selected):
+        payload["NextToken"] = _encode_token({**state, "offset": offset + size})
+    return web.json_response({"payload": payload})
+
+
+@_operation("getShipmentItemsByShipmentId")
+async def get_shipment_items(request: web.Request) -> web.Response:
+    world = request.app[WORLD_KEY]
+    shipment_id = request.match_info["shipment_id"]
+    marketplace_id = request.query.get("MarketplaceId")
+    if marketplace_id and marketplace_id != world.marketplace_id:
+        return _error(400, "InvalidInput", f"Invalid MarketplaceId: {marketplace_id}")
+    shipment = world.inbound_shipments.get(shipment_id)
+    version = shipment.at(world.now()) if shipment else None
+    if shipment is None or version is None:
+        return _error(404, "NotFound", f"Shipment {shipment_id} was not found.")
+    items = [
+        {
+            "ShipmentId": shipment_id,
+            "SellerSKU": sku,
+            "FulfillmentNetworkSKU": world.fnsku(sku),
+            "QuantityShipped": shipped,
+            "QuantityReceived": received,
+            "QuantityInCase": 0,
+        }
+        for sku, (shipped, received) in sorted(version.items.items())
+    ]
+    return web.json_response({"payload": {"ItemData": items}})
+
+
+# --- Finances v0 ---------------------------------------------------------------------------------
+
+
+def _refund_json(world: AmazonWorld, refund: SimRefund) -> dict:
+    return {
+        "AmazonOrderId": refund.order_id,
+        "MarketplaceName": world.marketplace_name,
+        "PostedDate": _iso(refund.posted_at),
+        "ShipmentItemAdjustmentList": [
+            {
+                "SellerSKU": refund.sku,
+                "OrderAdjustmentItemId": refund.adjustment_id,
+                "QuantityShipped": refund.quantity,
+                "ItemChargeAdjustmentList": [
+                    {
+                        "ChargeType": "Principal",
+                        "ChargeAmount": {"CurrencyCode": world.currency, "CurrencyAmount": -refund.amount},
+                    }
+                ],
+            }
+        ],
+    }
+
+
+@_operation("listFinancialEvents")
+async def list_financial_events(request: web.Request) -> web.Response:
+    """Refund events (RefundEventList) posted in [PostedAfter, PostedBefore); both more than two
+    minutes in the past; PostedBefore defaults to two minutes ago. NextToken continues a listing."""
+    world = request.app[WORLD_KEY]
+    query = request.query
+    now = world.now()
+    latest = now - ORDERS_TWO_MINUTE_RULE
+    if token := query.get("NextToken"):
+        try:
+            state = _decode_token(token)
+        except ValueError:
+            return _error(400, "InvalidInput", "Invalid NextToken.")
+    else:
+        state = {"after": query.get("PostedAfter"), "before": query.get("PostedBefore"), "offset": 0}
+        try:
+            state["size"] = int(query.get("MaxResultsPerPage") or 100)
+        except ValueError:
+            state["size"] = 0
+        if not 1 <= state["size"] <= 100:
+            return _error(400, "InvalidInput", "MaxResultsPerPage must be between 1 and 100.")
+        if not state["after"]:
+            return _error(400, "InvalidInput", "PostedAfter is required.")
+    try:
+        after = _parse_time(state["after"])
+        before = _parse_time(state["before"]) if state.get("before") else latest
+    except ValueError as exc:
+        return _error(400, "InvalidInput", f"Invalid date: {exc}", "Dates must be ISO 8601.")
+    if not token:
+        if after > latest or before > latest:
+            return _error(
+                400,
+                "InvalidInput",
+                "Date range is invalid.",
+                "PostedAfter and PostedBefore must be at least 2 minutes before the time of the request.",
+            )
+        if before <= after:
+            return _error(
+                400, "InvalidInput", "Date range is invalid.", "PostedBefore must be after PostedAfter."
+            )
+        state["before"] = _iso(before)
+    selected = [] if before - after > timedelta(days=180) else world.refunds_posted(after, before, now)
+    offset, size = int(state["offset"]), int(state["size"])
+    page = selected[offset : offset + size]
+    if world.fault("duplicate_rows"):
+        if offset > 0:  # repeat the tail of the previous page
+            page = selected[max(0, offset - 1 - int(world.roll() * max(1, size // 2))) : offset] + page
+        else:  # re-serve refunds an earlier window delivered
+            page = world.refunds_posted(after - timedelta(days=world.duplicate_days), after, now)[-2:] + page
+    payload: dict[str, Any] = {
+        "FinancialEvents": {"RefundEventList": [_refund_json(world, r) for r in page]},
+    }
+    if offset + size < len(selected):
+        payload["NextToken"] = _encode_token({**state, "offset": offset + size})
+    return web.json_response({"payload": payload})
+
+
 async def not_found(request: web.Request) -> web.Response:
     request.app[WORLD_KEY].count("unknown")
     return _error(404, "NotFound", f"Resource {request.path} is not found.")
@@ -445,6 +673,9 @@ def build_app(world: AmazonWorld) -> web.Application:
     app.router.add_get("/reports/2021-06-30/documents/{document_id}", get_report_document)
     app.router.add_get("/sandbox-s3/{document_id}", download_document)
     app.router.add_get("/orders/2026-01-01/orders", search_orders)
+    app.router.add_get("/fba/inbound/v0/shipments", get_shipments)
+    app.router.add_get("/fba/inbound/v0/shipments/{shipment_id}/items", get_shipment_items)
+    app.router.add_get("/finances/v0/financialEvents", list_financial_events)
     app.router.add_route("*", "/{tail:.*}", not_found)
     return app
 

@@ -1,9 +1,12 @@
 """The simulated Amazon seller account behind the SP-API simulator.
 
 Built from a scenario's Amazon events: FBA orders with cumulative shipped quantities, inventory
-ledger rows (GET_LEDGER_DETAIL_VIEW_DATA) and the inventory they move. Everything becomes visible
-as business time passes (`clock`), never before it happens: orders at their event time, ledger
-rows `posting_delay_days` later (back-posted rows up to 2 days later). Faults from the scenario
+ledger rows (GET_LEDGER_DETAIL_VIEW_DATA) and the inventory they move; the slow streams: customer
+returns, removal orders (detail lines as versioned cumulative state) and removal shipments,
+reimbursements (all four as flat-file reports), inbound shipments (Fulfillment Inbound v0, versioned
+cumulative state) and refunds (Finances v0). Everything becomes visible as business time passes
+(`clock`), never before it happens: orders at their event time, everything else
+`posting_delay_days` later (back-posted report rows up to 2 days later). Faults from the scenario
 are decided with a seeded random generator. The HTTP layer lives in `server.py`.
 """
 
@@ -25,7 +28,88 @@ from reconciler.marketplaces import Marketplace, marketplace
 from sandbox.scenario import Fault, Scenario, ScenarioEvent, faults_for
 
 LEDGER_REPORT = "GET_LEDGER_DETAIL_VIEW_DATA"
-SUPPORTED_REPORTS = {LEDGER_REPORT}
+RETURNS_REPORT = "GET_FBA_FULFILLMENT_CUSTOMER_RETURNS_DATA"
+REMOVAL_DETAIL_REPORT = "GET_FBA_FULFILLMENT_REMOVAL_ORDER_DETAIL_DATA"
+REMOVAL_SHIPMENT_REPORT = "GET_FBA_FULFILLMENT_REMOVAL_SHIPMENT_DETAIL_DATA"
+REIMBURSEMENTS_REPORT = "GET_FBA_REIMBURSEMENTS_DATA"
+SUPPORTED_REPORTS = {
+    LEDGER_REPORT,
+    RETURNS_REPORT,
+    REMOVAL_DETAIL_REPORT,
+    REMOVAL_SHIPMENT_REPORT,
+    REIMBURSEMENTS_REPORT,
+}
+# Column order as in contracts/sp-api/REPORTS.md; these reports are unquoted tab-separated text.
+RETURNS_HEADER = [
+    "return-date",
+    "order-id",
+    "sku",
+    "asin",
+    "fnsku",
+    "product-name",
+    "quantity",
+    "fulfillment-center-id",
+    "detailed-disposition",
+    "reason",
+    "status",
+    "license-plate-number",
+    "customer-comments",
+]
+REMOVAL_DETAIL_HEADER = [
+    "request-date",
+    "order-id",
+    "order-type",
+    "service-speed",
+    "order-status",
+    "last-updated-date",
+    "sku",
+    "fnsku",
+    "disposition",
+    "requested-quantity",
+    "cancelled-quantity",
+    "disposed-quantity",
+    "shipped-quantity",
+    "in-process-quantity",
+    "removal-fee",
+    "currency",
+]
+REMOVAL_SHIPMENT_HEADER = [
+    "request-date",
+    "order-id",
+    "shipment-date",
+    "sku",
+    "fnsku",
+    "disposition",
+    "shipped-quantity",
+    "carrier",
+    "tracking-number",
+    "removal-order-type",
+]
+REIMBURSEMENTS_HEADER = [
+    "approval-date",
+    "reimbursement-id",
+    "case-id",
+    "amazon-order-id",
+    "reason",
+    "sku",
+    "fnsku",
+    "asin",
+    "product-name",
+    "condition",
+    "currency-unit",
+    "amount-per-unit",
+    "amount-total",
+    "quantity-reimbursed-cash",
+    "quantity-reimbursed-inventory",
+    "quantity-reimbursed-total",
+    "original-reimbursement-id",
+    "original-reimbursement-type",
+]
+RETURN_STATUS = "Unit returned to inventory"
+RETURN_REASONS = ["UNWANTED_ITEM", "NOT_AS_DESCRIBED", "DEFECTIVE", "SWITCHEROO", "APPAREL_TOO_SMALL"]
+REFUND_DELAY_DAYS = 3.0  # a customer_return's refund posts this long before the unit arrives
+REMOVAL_PENDING_DAYS = 0.05  # a new removal order stays Pending this long, then In Process
+CURRENCIES = {"US": "USD", "CA": "CAD", "MX": "MXN", "UK": "GBP", "JP": "JPY", "AU": "AUD"}
 LEDGER_HEADER = [
     "Date",
     "FNSKU",
@@ -154,6 +238,148 @@ class SimReport:
         return "IN_QUEUE"
 
 
+@dataclass(frozen=True)
+class SimReturn:
+    """A customer return graded at a fulfilment centre (one returns-report row)."""
+
+    occurred_at: datetime  # return-date
+    visible_at: datetime
+    order_id: str
+    sku: str
+    fnsku: str
+    asin: str
+    title: str
+    quantity: int
+    fulfillment_center: str
+    disposition: str  # detailed-disposition
+    reason: str
+    status: str
+    license_plate_number: str
+
+
+@dataclass(frozen=True)
+class SimRefund:
+    """A Finances v0 refund of an order item (RefundEventList)."""
+
+    posted_at: datetime
+    visible_at: datetime
+    order_id: str
+    sku: str
+    quantity: int
+    adjustment_id: str  # OrderAdjustmentItemId
+    amount: float  # refunded principal (positive; shown negative)
+
+
+@dataclass(frozen=True)
+class SimReimbursement:
+    """One reimbursements-report row."""
+
+    approved_at: datetime
+    visible_at: datetime
+    reimbursement_id: str
+    case_id: str
+    amazon_order_id: str
+    reason: str
+    sku: str
+    fnsku: str
+    asin: str
+    title: str
+    currency: str
+    amount_per_unit: float
+    quantity_cash: int
+    quantity_inventory: int
+    original_reimbursement_id: str
+    original_reimbursement_type: str
+
+    @property
+    def amount_total(self) -> float:
+        return round(self.amount_per_unit * self.quantity_cash, 2)
+
+
+@dataclass(frozen=True)
+class SimRemovalState:
+    """A removal order line's cumulative state from `updated_at` on (last-updated-date)."""
+
+    updated_at: datetime
+    visible_at: datetime
+    status: str  # Pending | In Process | Completed | Cancelled
+    requested: int
+    shipped: int
+    disposed: int
+    cancelled: int
+
+    @property
+    def in_process(self) -> int:
+        if self.status in ("Completed", "Cancelled"):
+            return 0
+        return max(0, self.requested - self.shipped - self.disposed - self.cancelled)
+
+
+@dataclass
+class SimRemovalLine:
+    order_id: str
+    sku: str
+    fnsku: str
+    order_type: str  # Return | Disposal
+    disposition: str
+    requested_at: datetime
+    versions: list[SimRemovalState] = field(default_factory=list)
+
+    def at(self, moment: datetime) -> SimRemovalState | None:
+        """The latest state visible at `moment` (None before the line is visible)."""
+        current = None
+        for state in self.versions:
+            if state.visible_at <= moment and (current is None or state.updated_at >= current.updated_at):
+                current = state
+        return current
+
+
+@dataclass(frozen=True)
+class SimRemovalShipment:
+    """One removal-shipment-report row: units that left Amazon."""
+
+    shipped_at: datetime  # shipment-date
+    visible_at: datetime
+    requested_at: datetime
+    order_id: str
+    sku: str
+    fnsku: str
+    disposition: str
+    quantity: int
+    carrier: str
+    tracking_number: str
+    order_type: str
+
+
+@dataclass(frozen=True)
+class SimInboundVersion:
+    updated_at: datetime
+    visible_at: datetime
+    status: str
+    items: dict[str, tuple[int, int]]  # sku -> (QuantityShipped, QuantityReceived)
+
+
+@dataclass
+class SimInboundShipment:
+    shipment_id: str
+    name: str
+    destination: str
+    created_at: datetime
+    versions: list[SimInboundVersion] = field(default_factory=list)
+
+    def at(self, moment: datetime) -> SimInboundVersion | None:
+        current = None
+        for version in self.versions:
+            if version.visible_at <= moment:
+                current = version
+        return current
+
+
+def _digits(text: str, n: int) -> str:
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    return str(int(digest[:20], 16) % 10**n).zfill(n)
+
+
 def default_order_item_id(order_id: str, sku: str) -> str:
     """A stable 14-digit order item id for an order line that the scenario did not number."""
     digest = hashlib.sha256(f"{order_id}|{sku}".encode()).hexdigest()
@@ -199,7 +425,17 @@ class AmazonWorld:
         self.documents: dict[str, bytes] = {}  # document id -> gzip bytes
         self.orders: dict[str, SimOrder] = {}
         self.ledger: list[SimLedgerRow] = []
+        self.returns: list[SimReturn] = []
+        self.refunds: list[SimRefund] = []
+        self.reimbursements: list[SimReimbursement] = []
+        self.removal_lines: dict[tuple[str, str], SimRemovalLine] = {}  # (order id, sku)
+        self.removal_shipments: list[SimRemovalShipment] = []
+        self.inbound_shipments: dict[str, SimInboundShipment] = {}
+        self.inbound_page_size: int = 50  # shipments per getShipments page
+        self.currency = CURRENCIES.get(self.marketplace.code, "EUR")
         self._titles: dict[str, str] = {}
+        # the slow streams draw from their own generator so that ledger rows stay as they were
+        self._stream_random = random.Random(seed + 3)
         self._build()
 
     @classmethod
@@ -295,6 +531,9 @@ class AmazonWorld:
         digest = hashlib.sha256(sku.encode()).hexdigest().upper()
         return f"X00{digest[:7]}", f"B0{digest[7:15]}"
 
+    def fnsku(self, sku: str) -> str:
+        return self._ids(sku)[0]
+
     def _fc(self) -> str:
         return self._data_random.choice(FULFILLMENT_CENTERS.get(self.marketplace.country, DEFAULT_FCS))
 
@@ -356,6 +595,14 @@ class AmazonWorld:
         for event in self.scenario.ordered_events():
             self._ledger_rows(event)
         self.ledger.sort(key=lambda r: (r.occurred_at, r.seq))
+
+        for index, event in enumerate(self.scenario.ordered_events()):
+            self._stream_rows(index, event)
+        self.returns.sort(key=lambda r: r.occurred_at)
+        self.refunds.sort(key=lambda r: r.posted_at)
+        self.reimbursements.sort(key=lambda r: r.approved_at)
+        self.removal_shipments.sort(key=lambda r: r.shipped_at)
+        self._finish_removals()
 
     def _build_order(self, order_id: str, events: list[ScenarioEvent]) -> None:
         items: dict[str, SimOrderItem] = {}
@@ -508,13 +755,284 @@ class AmazonWorld:
                 offset_s=1,
             )
 
+    # --- the slow streams: returns, refunds, reimbursements, removals, inbound -------------------
+
+    def _report_visible_at(self, event: ScenarioEvent, occurred_at: datetime) -> datetime:
+        """Like `_visible_at` (posting delay, back-post fault) for report rows of the slow streams."""
+        delay = self.posting_delay_days
+        rates = [f.rate for f in self.faults if f.kind == "backpost" and f.active(event.day)]
+        if rates and self._stream_random.random() < max(rates):
+            delay = self._stream_random.uniform(max(delay, 0.25), self.backpost_max_days)
+        return occurred_at + timedelta(days=delay)
+
+    def _api_visible_at(self, occurred_at: datetime) -> datetime:
+        return occurred_at + timedelta(days=self.posting_delay_days)
+
+    def _pick_fc(self, key: str) -> str:
+        centres = FULFILLMENT_CENTERS.get(self.marketplace.country, DEFAULT_FCS)
+        return centres[int(_digits(key, 6)) % len(centres)]
+
+    def price(self, sku: str) -> float:
+        """A deterministic unit price for a SKU (refund and reimbursement amounts)."""
+        return round(5 + int(_digits(f"price|{sku}", 6)) % 4500 / 100, 2)
+
+    def _stream_rows(self, index: int, event: ScenarioEvent) -> None:
+        kind = event.type
+        if kind == "customer_return":
+            self._customer_return(index, event)
+            self._refund(index, event)
+        elif kind == "return_not_received":
+            self._refund(index, event)
+        elif kind == "reimbursement":
+            self._reimbursement(event)
+        elif kind in ("removal_order", "removal_shipped", "removal_disposed", "removal_cancelled"):
+            self._removal(event)
+        elif kind in ("inbound_shipped", "inbound_received", "inbound_closed"):
+            self._inbound(event)
+
+    def _customer_return(self, index: int, event: ScenarioEvent) -> None:
+        order_id, sku = str(event.get("order_id")), str(event.get("sku"))
+        occurred_at = self.scenario.at(event.day)
+        fnsku, asin = self._ids(sku)
+        lpn = str(event.get("lpn") or f"LPNRR{_digits(f'lpn|{order_id}|{sku}|{index}', 10)}")
+        self.returns.append(
+            SimReturn(
+                occurred_at=occurred_at,
+                visible_at=self._report_visible_at(event, occurred_at),
+                order_id=order_id,
+                sku=sku,
+                fnsku=fnsku,
+                asin=asin,
+                title=self._title(sku),
+                quantity=int(event.get("quantity")),
+                fulfillment_center=self._pick_fc(lpn),
+                disposition=str(event.get("disposition") or "SELLABLE"),
+                reason=str(event.get("reason") or RETURN_REASONS[int(_digits(lpn, 4)) % len(RETURN_REASONS)]),
+                status=RETURN_STATUS,
+                license_plate_number=lpn,
+            )
+        )
+
+    def _refund(self, index: int, event: ScenarioEvent) -> None:
+        order_id, sku = str(event.get("order_id")), str(event.get("sku"))
+        refund_day = event.get("refund_day")
+        day = float(refund_day) if refund_day is not None else max(0.0, event.day - REFUND_DELAY_DAYS)
+        posted_at = self.scenario.at(day)
+        quantity = abs(int(event.get("quantity")))
+        self.refunds.append(
+            SimRefund(
+                posted_at=posted_at,
+                visible_at=self._api_visible_at(posted_at),
+                order_id=order_id,
+                sku=sku,
+                quantity=quantity,
+                adjustment_id=_digits(f"refund|{order_id}|{sku}|{index}", 14),
+                amount=round(self.price(sku) * quantity, 2),
+            )
+        )
+
+    def _reimbursement(self, event: ScenarioEvent) -> None:
+        sku, reason = str(event.get("sku")), str(event.get("reason"))
+        cash = int(event.get("quantity_cash") or 0)
+        units = int(event.get("quantity_inventory") or 0)
+        if reason == "Reimbursement_Reversal":
+            cash, units = -abs(cash), -abs(units)
+        original_id = str(event.get("original_reimbursement_id") or "")
+        original_type = ""
+        if original_id:
+            original = next(
+                (
+                    e
+                    for e in self.scenario.events
+                    if e.type == "reimbursement" and str(e.get("reimbursement_id")) == original_id
+                ),
+                None,
+            )
+            original_type = str(original.get("reason")) if original is not None else ""
+        approved_at = self.scenario.at(event.day)
+        fnsku, asin = self._ids(sku)
+        self.reimbursements.append(
+            SimReimbursement(
+                approved_at=approved_at,
+                visible_at=self._report_visible_at(event, approved_at),
+                reimbursement_id=str(event.get("reimbursement_id")),
+                case_id=str(event.get("case_id") or ""),
+                amazon_order_id=str(event.get("amazon_order_id") or ""),
+                reason=reason,
+                sku=sku,
+                fnsku=fnsku,
+                asin=asin,
+                title=self._title(sku),
+                currency=self.currency,
+                amount_per_unit=self.price(sku),
+                quantity_cash=cash,
+                quantity_inventory=units,
+                original_reimbursement_id=original_id,
+                original_reimbursement_type=original_type,
+            )
+        )
+
+    def _removal_line(
+        self, event: ScenarioEvent, sku: str, order_type: str, disposition: str
+    ) -> SimRemovalLine:
+        order_id = str(event.get("order_id"))
+        line = self.removal_lines.get((order_id, sku))
+        if line is None:
+            line = self.removal_lines[(order_id, sku)] = SimRemovalLine(
+                order_id=order_id,
+                sku=sku,
+                fnsku=self._ids(sku)[0],
+                order_type=order_type,
+                disposition=disposition,
+                requested_at=self.scenario.at(event.day),
+            )
+        return line
+
+    def _removal(self, event: ScenarioEvent) -> None:
+        at = self.scenario.at(event.day)
+        if event.type == "removal_order":
+            order_type = str(event.get("order_type") or "Return")
+            for item in event.get("items") or []:
+                line = self._removal_line(
+                    event, item["sku"], order_type, str(item.get("disposition") or "SELLABLE")
+                )
+                self._removal_change(line, event, at, requested=int(item.get("quantity", 0)))
+            return
+        sku, quantity = str(event.get("sku")), abs(int(event.get("quantity")))
+        if event.type == "removal_shipped":
+            disposition = str(event.get("disposition") or "SELLABLE")
+            line = self._removal_line(event, sku, "Return", disposition)
+            self._removal_change(line, event, at, shipped=quantity)
+            tracking = str(
+                event.get("tracking_number") or f"1Z{_digits(f'trk|{line.order_id}|{sku}|{at}', 16)}"
+            )
+            self.removal_shipments.append(
+                SimRemovalShipment(
+                    shipped_at=at,
+                    visible_at=self._report_visible_at(event, at),
+                    requested_at=line.requested_at,
+                    order_id=line.order_id,
+                    sku=sku,
+                    fnsku=line.fnsku,
+                    disposition=disposition,
+                    quantity=quantity,
+                    carrier=str(event.get("carrier") or "UPS"),
+                    tracking_number=tracking,
+                    order_type=line.order_type,
+                )
+            )
+        elif event.type == "removal_disposed":
+            line = self._removal_line(event, sku, "Disposal", str(event.get("disposition") or "SELLABLE"))
+            self._removal_change(line, event, at, disposed=quantity)
+        else:  # removal_cancelled
+            line = self._removal_line(event, sku, "Return", "SELLABLE")
+            self._removal_change(line, event, at, cancelled=quantity)
+
+    def _removal_change(
+        self,
+        line: SimRemovalLine,
+        event: ScenarioEvent,
+        at: datetime,
+        *,
+        requested: int = 0,
+        shipped: int = 0,
+        disposed: int = 0,
+        cancelled: int = 0,
+    ) -> None:
+        """A new cumulative state of a removal order line. A new order is Pending for
+        REMOVAL_PENDING_DAYS, then In Process (which also updates its last-updated-date); Completed
+        once requested = shipped + disposed + cancelled, Cancelled when everything was cancelled."""
+        previous = line.versions[-1] if line.versions else None
+        pending_until = line.requested_at + timedelta(days=REMOVAL_PENDING_DAYS)
+        if previous is not None and previous.status == "Pending" and at > pending_until:
+            previous = replace(
+                previous,
+                updated_at=pending_until,
+                visible_at=self._api_visible_at(pending_until),
+                status="In Process",
+            )
+            line.versions.append(previous)
+        base = previous or SimRemovalState(at, at, "Pending", 0, 0, 0, 0)
+        shipped_total, disposed_total = base.shipped + shipped, base.disposed + disposed
+        cancelled_total = base.cancelled + cancelled
+        done = shipped_total + disposed_total + cancelled_total
+        requested_total = max(base.requested + requested, done)
+        if requested_total > 0 and done >= requested_total:
+            status = "Cancelled" if cancelled_total == requested_total else "Completed"
+        elif previous is None or (previous.status == "Pending" and requested and not done):
+            status = "Pending"
+        else:
+            status = "In Process"
+        line.versions.append(
+            SimRemovalState(
+                updated_at=at,
+                visible_at=self._report_visible_at(event, at),
+                status=status,
+                requested=requested_total,
+                shipped=shipped_total,
+                disposed=disposed_total,
+                cancelled=cancelled_total,
+            )
+        )
+
+    def _finish_removals(self) -> None:
+        """Lines still Pending after their last event move to In Process when the pending time ends."""
+        for line in self.removal_lines.values():
+            last = line.versions[-1]
+            if last.status == "Pending":
+                pending_until = line.requested_at + timedelta(days=REMOVAL_PENDING_DAYS)
+                moment = max(pending_until, last.updated_at)
+                line.versions.append(
+                    replace(
+                        last, updated_at=moment, visible_at=self._api_visible_at(moment), status="In Process"
+                    )
+                )
+
+    def _inbound(self, event: ScenarioEvent) -> None:
+        at = self.scenario.at(event.day)
+        shipment_id = str(event.get("shipment_id"))
+        shipment = self.inbound_shipments.get(shipment_id)
+        if shipment is None:
+            local = at.astimezone(self.marketplace.tz)
+            shipment = self.inbound_shipments[shipment_id] = SimInboundShipment(
+                shipment_id=shipment_id,
+                name=f"FBA STA ({local:%m/%d/%Y %H:%M})-{self._pick_fc(shipment_id)}",
+                destination=self._pick_fc(shipment_id),
+                created_at=at,
+            )
+        previous = shipment.versions[-1] if shipment.versions else None
+        items = dict(previous.items) if previous else {}
+        status = previous.status if previous else "WORKING"
+        if event.type == "inbound_shipped":
+            for line in event.get("items") or []:
+                shipped, received = items.get(line["sku"], (0, 0))
+                items[line["sku"]] = (shipped + int(line.get("quantity", 0)), received)
+            if status in ("WORKING", "SHIPPED"):
+                status = "SHIPPED"
+        elif event.type == "inbound_received":
+            sku = str(event.get("sku"))
+            shipped, received = items.get(sku, (0, 0))
+            items[sku] = (shipped, received + int(event.get("quantity")))
+            if status != "CLOSED":
+                status = "RECEIVING"
+        else:  # inbound_closed
+            status = "CLOSED"
+        shipment.versions.append(SimInboundVersion(at, self._api_visible_at(at), status, items))
+
     # --- what Amazon shows ---------------------------------------------------------------------
 
     def last_visible_at(self) -> datetime:
-        """Business time when the last row or order of every Amazon event has become visible (orders
-        count 2 minutes late: searchOrders only serves windows ending 2 minutes in the past)."""
+        """Business time when the last row, order, refund, report row or shipment state of every
+        Amazon event has become visible (orders and refunds count 2 minutes late: searchOrders and
+        listFinancialEvents only serve windows ending 2 minutes in the past)."""
         moments = [row.visible_at for row in self.ledger]
         moments += [v.updated_at + ORDERS_TWO_MINUTE_RULE for o in self.orders.values() for v in o.versions]
+        moments += [r.visible_at + ORDERS_TWO_MINUTE_RULE for r in self.refunds]
+        moments += [r.visible_at for r in self.returns]
+        moments += [r.visible_at for r in self.reimbursements]
+        moments += [r.visible_at for r in self.removal_shipments]
+        moments += [v.visible_at for line in self.removal_lines.values() for v in line.versions]
+        moments += [v.visible_at for s in self.inbound_shipments.values() for v in s.versions]
         return max(moments, default=self.scenario.start)
 
     def visible_rows(self, at: datetime | None = None) -> list[SimLedgerRow]:
@@ -546,6 +1064,19 @@ class AmazonWorld:
         result = [(order, version) for order in self.orders.values() if (version := order.at(at)) is not None]
         return sorted(result, key=lambda ov: (ov[1].updated_at, ov[0].order_id))
 
+    def inbound_at(self, at: datetime | None = None) -> list[tuple[SimInboundShipment, SimInboundVersion]]:
+        """Inbound shipments as Fulfillment Inbound shows them at `at`, by last update."""
+        at = at or self.now()
+        result = [(s, v) for s in self.inbound_shipments.values() if (v := s.at(at)) is not None]
+        return sorted(result, key=lambda sv: (sv[1].updated_at, sv[0].shipment_id))
+
+    def refunds_posted(
+        self, after: datetime, before: datetime, at: datetime | None = None
+    ) -> list[SimRefund]:
+        """Refunds posted in [after, before) and visible at `at`."""
+        at = at or self.now()
+        return [r for r in self.refunds if r.visible_at <= at and after <= r.posted_at < before]
+
     # --- reports -------------------------------------------------------------------------------
 
     def create_report(
@@ -566,13 +1097,14 @@ class AmazonWorld:
         if report_type not in SUPPORTED_REPORTS or self.fault("report_fatal"):
             report.outcome = "FATAL"
         else:
-            rows = self.ledger_rows_for(data_start, data_end, now)
+            rows = self.report_rows_for(report_type, data_start, data_end, now)
             report.row_count = len(rows)
             if not rows or self.fault("report_cancelled"):
                 report.outcome = "CANCELLED"
             else:
                 report.document_id = f"amzn1.spdoc.1.4.na.{self.new_id()}"
-                self.documents[report.document_id] = gzip.compress(self.render_ledger(rows).encode("utf-8"))
+                text = self.render_report(report_type, rows)
+                self.documents[report.document_id] = gzip.compress(text.encode("utf-8"))
         self.reports[report_id] = report
         return report
 
@@ -614,3 +1146,129 @@ class AmazonWorld:
                 )
             )
         return "\n".join(lines) + "\n"
+
+    # --- the slow streams' reports --------------------------------------------------------------
+
+    def report_rows_for(
+        self, report_type: str, data_start: datetime, data_end: datetime, created_at: datetime
+    ) -> list[Any]:
+        """Rows of a report created at `created_at`: visible by then, their date column within the
+        window (the ledger: marketplace-local days; the others: the exact times). The removal
+        detail is a state stream: each line's latest visible state, selected by its
+        last-updated-date. A duplicate_rows fault also re-serves rows of `duplicate_days` earlier
+        days (never a second copy inside one document)."""
+        if report_type == LEDGER_REPORT:
+            return self.ledger_rows_for(data_start, data_end, created_at)
+        start = data_start
+        if self.fault("duplicate_rows"):
+            start -= timedelta(days=self.duplicate_days)
+
+        def within(moment: datetime) -> bool:
+            return start <= moment <= data_end
+
+        if report_type == RETURNS_REPORT:
+            return [r for r in self.returns if r.visible_at <= created_at and within(r.occurred_at)]
+        if report_type == REMOVAL_SHIPMENT_REPORT:
+            return [r for r in self.removal_shipments if r.visible_at <= created_at and within(r.shipped_at)]
+        if report_type == REIMBURSEMENTS_REPORT:
+            return [r for r in self.reimbursements if r.visible_at <= created_at and within(r.approved_at)]
+        if report_type == REMOVAL_DETAIL_REPORT:
+            states = [
+                (line, state)
+                for line in self.removal_lines.values()
+                if (state := line.at(created_at)) is not None and within(state.updated_at)
+            ]
+            return sorted(states, key=lambda ls: (ls[0].requested_at, ls[0].order_id, ls[0].sku))
+        raise ValueError(f"unsupported report type {report_type!r}")
+
+    def render_report(self, report_type: str, rows: list[Any]) -> str:
+        if report_type == LEDGER_REPORT:
+            return self.render_ledger(rows)
+        header, values = {
+            RETURNS_REPORT: (RETURNS_HEADER, self._return_values),
+            REMOVAL_DETAIL_REPORT: (REMOVAL_DETAIL_HEADER, self._removal_detail_values),
+            REMOVAL_SHIPMENT_REPORT: (REMOVAL_SHIPMENT_HEADER, self._removal_shipment_values),
+            REIMBURSEMENTS_REPORT: (REIMBURSEMENTS_HEADER, self._reimbursement_values),
+        }[report_type]
+        lines = ["\t".join(header)] + ["\t".join(str(v) for v in values(row)) for row in rows]
+        return "\n".join(lines) + "\n"
+
+    @staticmethod
+    def _stamp(moment: datetime) -> str:
+        """Amazon's date format in these reports: ISO 8601 with an offset, e.g. 2026-10-05T08:12:00+00:00."""
+        return moment.astimezone(UTC).replace(microsecond=0).isoformat()
+
+    def _return_values(self, row: SimReturn) -> list[Any]:
+        return [
+            self._stamp(row.occurred_at),
+            row.order_id,
+            row.sku,
+            row.asin,
+            row.fnsku,
+            row.title,
+            row.quantity,
+            row.fulfillment_center,
+            row.disposition,
+            row.reason,
+            row.status,
+            row.license_plate_number,
+            "",
+        ]
+
+    def _removal_detail_values(self, line_state: tuple[SimRemovalLine, SimRemovalState]) -> list[Any]:
+        line, state = line_state
+        fee = 0.97 * state.shipped + 0.52 * state.disposed  # per unit removed
+        return [
+            self._stamp(line.requested_at),
+            line.order_id,
+            line.order_type,
+            "Standard",
+            state.status,
+            self._stamp(state.updated_at),
+            line.sku,
+            line.fnsku,
+            line.disposition,
+            state.requested,
+            state.cancelled,
+            state.disposed,
+            state.shipped,
+            state.in_process,
+            f"{fee:.2f}",
+            self.currency,
+        ]
+
+    def _removal_shipment_values(self, row: SimRemovalShipment) -> list[Any]:
+        return [
+            self._stamp(row.requested_at),
+            row.order_id,
+            self._stamp(row.shipped_at),
+            row.sku,
+            row.fnsku,
+            row.disposition,
+            row.quantity,
+            row.carrier,
+            row.tracking_number,
+            row.order_type,
+        ]
+
+    def _reimbursement_values(self, row: SimReimbursement) -> list[Any]:
+        return [
+            self._stamp(row.approved_at),
+            row.reimbursement_id,
+            row.case_id,
+            row.amazon_order_id,
+            row.reason,
+            row.sku,
+            row.fnsku,
+            row.asin,
+            row.title,
+            "New",
+            row.currency,
+            f"{row.amount_per_unit:.2f}",
+            f"{row.amount_total:.2f}",
+            row.quantity_cash,
+            row.quantity_inventory,
+            row.quantity_cash + row.quantity_inventory,
+            row.original_reimbursement_id,
+            row.original_reimbursement_type,
+        ]
