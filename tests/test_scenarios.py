@@ -47,8 +47,9 @@ async def test_example_scenario_ends_at_expect(name: str, tmp_path: Path) -> Non
 
 @pytest.mark.parametrize("name", sorted(p.name for p in OURS.glob("*.json")))
 async def test_our_scenario_ends_at_expect(name: str, tmp_path: Path) -> None:
-    """Chaos of our own: ledger-sourced shipments, timeouts, a killed worker, a Temporal restart, a pause
-    with a manual edit meanwhile, a held loss approved."""
+    """Scenarios of our own: chaos (ledger-sourced shipments, timeouts, a killed worker, a Temporal
+    restart, a pause with a manual edit meanwhile, a held loss approved) and money Amazon owes and never
+    pays (claims due, an overdue removal, an inbound shortage)."""
     path = OURS / name
     result = await run_demo(
         str(path),
@@ -57,5 +58,12 @@ async def test_our_scenario_ends_at_expect(name: str, tmp_path: Path) -> None:
         workdir=str(tmp_path / "run"),
         printer=lambda *_: None,
     )
-    assert result["shopify"] == json.loads(path.read_text())["expect"], result["notes"]
+    scenario = json.loads(path.read_text())
+    assert result["shopify"] == scenario["expect"], result["notes"]
     assert result["holds"] == [] and result["notes"] == []
+    cases = {c["id"]: c for c in result["cases"]}
+    for case_id, want in scenario.get("expect_cases", {}).items():
+        assert case_id in cases, sorted(cases)
+        assert {k: cases[case_id][k] for k in want} == want, cases[case_id]
+    if "expect_alert_kinds" in scenario:
+        assert sorted(a["kind"] for a in result["alerts"]) == scenario["expect_alert_kinds"], result["alerts"]
