@@ -21,8 +21,9 @@ from reconciler.cases.model import CaseView
 from reconciler.cases.model import Evidence as CaseEvidence
 from reconciler.clock import as_utc
 from reconciler.evidence import case_type, removal_receipt
+from reconciler.ledger.alerts import raise_alert
 from reconciler.ledger.evidence_store import case_evidence, store_evidence
-from reconciler.ledger.tables import Alert, CaseRecord, Effect, QuarantinedInput
+from reconciler.ledger.tables import CaseRecord, Effect, QuarantinedInput
 from reconciler.messages import CaseStatus, EvaluateRequest, RemovalReceipt
 from reconciler.models import EffectState
 
@@ -144,8 +145,7 @@ class CaseActivities:
     def _store_view(self, req: EvaluateRequest, view: CaseView, evidence_seen: int) -> None:
         with Session(self._engine) as s, s.begin():
             for a in view.alerts:
-                if s.exec(select(Alert.id).where(Alert.kind == a.kind, Alert.key == a.key)).first() is None:
-                    s.add(Alert(kind=a.kind, key=a.key, account=req.account, message=a.message))
+                raise_alert(s, a.kind, a.key, a.message, account=req.account)
             record = s.get(CaseRecord, req.case_id) or CaseRecord(
                 case_id=req.case_id, account=req.account, case_type=case_type(req.case_id), state=view.state
             )

@@ -16,8 +16,9 @@ from activities.heartbeat import heartbeats
 from integrations.shopify.errors import ShopifyAuthError
 from reconciler.guardrails import large_net_changes
 from reconciler.ledger import gate_store
+from reconciler.ledger.alerts import raise_alert
 from reconciler.ledger.gate_store import QuantityReads
-from reconciler.ledger.tables import Alert, Effect
+from reconciler.ledger.tables import Effect
 from reconciler.messages import (
     AttemptResult,
     HoldDecisionRequest,
@@ -91,13 +92,13 @@ class GateActivities:
         with Session(self._engine) as s, s.begin():
             for item_id, location_id, net in big:
                 sku, location = names[(item_id, location_id)]
-                s.add(
-                    Alert(
-                        kind="large_delta",
-                        key=f"{req.shop}:{sku}:{location}",
-                        message=f"shop {req.shop}: {sku} at {location} changes by {net:+d} units in one pass, "
-                        "more than the large-delta thresholds",
-                    )
+                raise_alert(
+                    s,
+                    "large_delta",
+                    f"{req.shop}:{sku}:{location}",
+                    f"shop {req.shop}: {sku} at {location} changes by {net:+d} units in one pass, "
+                    "more than the large-delta thresholds",
+                    once=False,
                 )
 
     @activity.defn

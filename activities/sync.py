@@ -30,6 +30,7 @@ from reconciler.evidence import (
     from_removal_shipment,
     from_return_row,
 )
+from reconciler.ledger.alerts import raise_alert
 from reconciler.ledger.evidence_store import (
     derive_lost_evidence,
     mark_signalled,
@@ -43,7 +44,7 @@ from reconciler.ledger.ingest import (
     ingest_order_shipments,
     retry_quarantined,
 )
-from reconciler.ledger.tables import Alert, Cursor, CycleRun, Movement, QuarantinedInput, ReportRequest
+from reconciler.ledger.tables import Cursor, CycleRun, Movement, QuarantinedInput, ReportRequest
 from reconciler.messages import CycleRecord, StreamOutcome, StreamRequest
 from reconciler.models import LedgerParseResult
 
@@ -263,17 +264,17 @@ class SyncActivities:
                 s.flush()
                 failures = _fatal_streak(s, account, stream)
                 if failures == FATAL_ALERT_AFTER:  # once per streak
-                    s.add(
-                        Alert(
-                            kind="report_fatal",
-                            key=f"{account}:{stream}",
-                            account=account,
-                            message=f"account {account}: the {stream} report failed (FATAL) {failures} times in a row; "
-                            "the cursor has not moved and the report is requested again each cycle",
-                        )
+                    raise_alert(
+                        s,
+                        "report_fatal",
+                        f"{account}:{stream}",
+                        f"account {account}: the {stream} report failed (FATAL) {failures} times in a row; "
+                        "the cursor has not moved and the report is requested again each cycle",
+                        account=account,
+                        once=False,
                     )
         log.info(
-            "ledger report finished",
+            "report finished",
             extra={"account": account, "report_id": report_id, "status": status.processing_status},
         )
         return status.processing_status
@@ -302,13 +303,12 @@ class SyncActivities:
         except ReportFormatError as e:
             # A report we cannot read at all: refuse it loudly, keep the cursor, alert.
             with Session(self._engine) as s, s.begin():
-                s.add(
-                    Alert(
-                        kind="report_unreadable",
-                        key=f"{req.account}:{stream}:{request_id}",
-                        account=req.account,
-                        message=f"{stream} report {request_id}: {e}",
-                    )
+                raise_alert(
+                    s,
+                    "report_unreadable",
+                    f"{req.account}:{stream}:{request_id}",
+                    f"{stream} report {request_id}: {e}",
+                    account=req.account,
                 )
                 r = s.get(ReportRequest, request_id)
                 assert r is not None

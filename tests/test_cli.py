@@ -24,6 +24,8 @@ REPO = Path(__file__).resolve().parents[1]
 PYTHON = REPO / ".venv" / "bin" / "python"
 PYTHON_CMD = str(PYTHON) if PYTHON.exists() else sys.executable
 SUBCOMMANDS = [
+    "cases",
+    "removal",
     "demo",
     "schedules",
     "sync-now",
@@ -327,3 +329,98 @@ async def _operate(env: SandboxEnv, config: Path, client: Client) -> None:
         "holds": 0,
         "quarantined": 1,
     }
+
+
+async def test_removal_receive_and_cases_commands(
+    temporal_client: Client, dev_server: DevServer, tmp_path: Path
+) -> None:
+    """A removal on its way back: `removal receive` moves it into the warehouse; `cases` shows it."""
+    from reconciler.evidence import EvidenceIn
+    from reconciler.ledger.evidence_store import store_evidence
+    from reconciler.ledger.tables import CaseRecord
+
+    async with SandboxEnv(
+        temporal_client, small_scenario([item("MUG", fba=100, warehouse=20)]), tmp_path
+    ) as env:
+        config = tmp_path / "recon.toml"
+        config.write_text(service_config(env, dev_server))
+        case_id = f"removal:{env.account}:RMV-7"
+        at = env.clock.now()
+        store_evidence(
+            env.engine,
+            [
+                EvidenceIn(
+                    key="d",
+                    account=env.account,
+                    case_id=case_id,
+                    kind="removal_detail",
+                    occurred_at=at,
+                    quantity=2,
+                    stream="test",
+                    data={
+                        "order_type": "Return",
+                        "sku": "MUG",
+                        "requested": 2,
+                        "shipped": 2,
+                        "disposed": 0,
+                        "cancelled": 0,
+                    },
+                ),
+                EvidenceIn(
+                    key="s",
+                    account=env.account,
+                    case_id=case_id,
+                    kind="removal_shipment",
+                    occurred_at=at,
+                    quantity=2,
+                    stream="test",
+                    data={"sku": "MUG", "tracking_number": "1ZCLI", "disposition": "SELLABLE"},
+                ),
+            ],
+            account=env.account,
+            stream="test",
+        )
+        async with env.make_worker():
+            await env.start_gate()
+            await control.signal_case(temporal_client, env.settings, case_id)
+            await eventually(lambda: env.qty("MUG", "warehouse", "incoming") == 2, what="incoming +2")
+
+            listed = await starter(config, "cases", "list", "--type", "removal", json_output=True)
+            assert listed.code == 0, listed
+            [row] = json.loads(listed.out)
+            assert row["case_id"] == case_id and row["state"] == "in_transit", row
+
+            received = await starter(
+                config,
+                "removal",
+                "receive",
+                "RMV-7",
+                "--sku",
+                "MUG",
+                "--quantity",
+                "2",
+                "--tracking",
+                "1ZCLI",
+                "--by",
+                "alice",
+            )
+            assert received.code == 0, received
+
+            def closed() -> bool:
+                with Session(env.engine) as s:
+                    record = s.get(CaseRecord, case_id)
+                    return record is not None and record.closed
+
+            await eventually(closed, what="the removal case to close")
+            await control.wake_gate(temporal_client, env.settings, env.shop)
+            await eventually(lambda: env.qty("MUG", "warehouse", "incoming") == 0, what="incoming −2")
+            assert env.qty("MUG", "warehouse", "available") == 22
+
+            shown = await starter(config, "cases", "show", case_id, json_output=True)
+            assert shown.code == 0, shown
+            kinds = [e["kind"] for e in json.loads(shown.out)["evidence"]]
+            assert sorted(kinds) == ["removal_detail", "removal_receipt", "removal_shipment"]
+            missing = await starter(config, "cases", "show", "removal:us:NOPE")
+            assert missing.code == 1 and "no case" in missing.err
+            due = await starter(config, "cases", "list", "--claim-due", json_output=True)
+            assert due.code == 0 and json.loads(due.out) == []

@@ -11,8 +11,14 @@ import pytest
 from sandbox.runner import run_demo
 from tests.conftest import SHARED
 
-EXAMPLES = ["01-shipments.json", "02-ledger-adjustments.json", "03-returns.json", "04-removals-inbound.json",
-            "05-packs-and-unmapped.json", "06-faults.json"]
+EXAMPLES = [
+    "01-shipments.json",
+    "02-ledger-adjustments.json",
+    "03-returns.json",
+    "04-removals-inbound.json",
+    "05-packs-and-unmapped.json",
+    "06-faults.json",
+]
 OURS = Path(__file__).parent / "scenarios"
 
 
