@@ -511,6 +511,12 @@ async def run_demo(
             f"batches ({st['shopify_requests']} Shopify requests, {st['amazon_requests']} Amazon requests); "
             f"{len(result['holds'])} holds, {len(result['quarantined'])} quarantined, {len(result['alerts'])} alerts."
         )
+        due = [c["id"] for c in result["cases"] if c["claim_due"]]
+        kinds = sorted({a["kind"] for a in result["alerts"]})
+        printer(
+            f"Cases: {len(result['cases'])} ({sum(not c['state'] == 'closed' for c in result['cases'])} open), "
+            f"{len(due)} with a claim due{': ' + ', '.join(due[:5]) if due else ''}; alerts: {', '.join(kinds) or 'none'}."
+        )
         printer(f"Result: {out}")
         if linger_s > 0:
             printer(f"The Temporal UI stays up at {run.temporal.ui_url} for {linger_s:g} s (Ctrl-C to stop).")

@@ -114,7 +114,12 @@ def test_a_reversal_reopens_and_the_claim_expires_after_its_window():
     assert {a.kind for a in v.alerts} == {"claim_due", "claim_expired"}
 
 
-def test_found_without_a_loss_waits_for_one():
+def test_found_without_a_loss_closes_and_counts_as_credit_for_a_later_loss():
     v = evaluate_lost(CASE, [found("F1", 1, 2)], d(2), RULES)
-    assert v.state == "open" and not v.closed and v.next_wake is None
+    assert v.state == "closed" and v.closed and v.next_wake is None
     assert v.details == "FNSKU X00TEEM001: 2 units found; no loss recorded yet"
+
+
+def test_a_loss_after_an_unmatched_find_is_settled_by_it():
+    v = evaluate_lost(CASE, [found("F1", 1, 2), lost("L1", 3, 2)], d(40), RULES)
+    assert v.closed and not v.claim_due

@@ -80,7 +80,9 @@ def evaluate_lost(case_id: str, evidence: Sequence[Evidence], as_of: datetime, r
     fileable_units = sum(x.unsettled for x in fileable)
     expired_units = sum(x.unsettled for x in expired)
     researching_units = sum(x.unsettled for x in researching)
-    closed = bool(losses) and (balance <= 0 or (not researching and not fileable))
+    # Nothing owed (also: found units with no loss seen) closes the episode: the workflow ends, and a
+    # later loss starts a new run that still counts the earlier finds as credit.
+    closed = balance <= 0 or (bool(losses) and not researching and not fileable)
 
     if fileable:
         deadline: datetime | None = min(x.claim_deadline for x in fileable)
@@ -97,7 +99,7 @@ def evaluate_lost(case_id: str, evidence: Sequence[Evidence], as_of: datetime, r
     elif researching:
         state = "researching"
     else:
-        state = "open"  # found or reimbursed units, no loss seen yet
+        state = "open"
 
     label = f"FNSKU {fnsku}"
     amount_words = f" (about {money(owed_amount, paid.currency)})" if owed_amount is not None else ""

@@ -169,16 +169,94 @@ def generate(n_skus: int = 60, days: int = 14, seed: int = 7, orders_per_day: in
     events.append({"day": 8.0, "type": "pause", "reason": "stocktake"})
     events.append({"day": 9.0, "type": "resume"})
     events.append({"day": 10.0, "type": "approve_all"})
+    # Slow cases: a removal back to the warehouse, a disposal, an inbound shipment received short, a
+    # return never sent back, a loss Amazon never pays for.
+    events += [
+        {
+            "day": 2.1,
+            "type": "removal_order",
+            "order_id": "RMV-DEMO-1",
+            "order_type": "Return",
+            "items": [{"sku": "SKU-030", "quantity": 5, "disposition": "SELLABLE"}],
+        },
+        {
+            "day": 3.0,
+            "type": "removal_shipped",
+            "order_id": "RMV-DEMO-1",
+            "sku": "SKU-030",
+            "quantity": 5,
+            "tracking_number": "1ZDEMO0000001",
+            "carrier": "UPS",
+        },
+        {
+            "day": 6.5,
+            "type": "removal_received",
+            "order_id": "RMV-DEMO-1",
+            "sku": "SKU-030",
+            "quantity": 5,
+            "tracking_number": "1ZDEMO0000001",
+        },
+        {
+            "day": 2.2,
+            "type": "removal_order",
+            "order_id": "RMV-DEMO-2",
+            "order_type": "Disposal",
+            "items": [{"sku": "SKU-031", "quantity": 1, "disposition": "UNSELLABLE"}],
+        },
+        {
+            "day": 3.5,
+            "type": "removal_disposed",
+            "order_id": "RMV-DEMO-2",
+            "sku": "SKU-031",
+            "quantity": 1,
+            "disposition": "SELLABLE",
+        },
+        {
+            "day": 1.5,
+            "type": "inbound_shipped",
+            "shipment_id": "FBA15DEMO001",
+            "items": [{"sku": "SKU-040", "quantity": 24}],
+        },
+        {
+            "day": 4.0,
+            "type": "inbound_received",
+            "shipment_id": "FBA15DEMO001",
+            "sku": "SKU-040",
+            "quantity": 22,
+        },
+        {"day": 5.0, "type": "inbound_closed", "shipment_id": "FBA15DEMO001"},
+        {
+            "day": 3.2,
+            "type": "return_not_received",
+            "order_id": "114-0000007-0000007",
+            "sku": "SKU-041",
+            "quantity": 1,
+            "refund_day": 3.2,
+        },
+    ]
+    fba("SKU-030", "available", -5)
+    stock["SKU-030"]["warehouse"]["available"] += 5
+    fba("SKU-031", "available", -1)
+    stock["SKU-040"]["warehouse"]["available"] -= 24
+    fba("SKU-040", "available", 22)
     events.sort(key=lambda e: e["day"])
     return {
         "name": "demo-50-skus",
         "description": "Two weeks of FBA activity on 60 SKUs: shipments (some in two parts, some cancelled), graded "
         "returns, losses and finds, damage, disposals, transfers, reimbursement units, a 2-pack, a "
-        "renamed SKU, an Amazon-only SKU, a manual edit, storefront sales, a held write-off, a pause",
+        "renamed SKU, an Amazon-only SKU, a manual edit, storefront sales, a held write-off, a pause, a removal "
+        "received late, a disposal, an inbound shipment received short, a return never sent back",
         "marketplace": "US",
         "start": "2026-10-01T00:00:00Z",
         "settle_days": 2,
-        "config": {"large_delta_units": 30, "large_delta_pct": 25},
+        "config": {
+            "large_delta_units": 30,
+            "large_delta_pct": 25,
+            "return_window_days": 5,
+            "reimbursement_window_days": 4,
+            "lost_research_days": 5,
+            "removal_overdue_days": 3,
+        },
         "catalog": catalog,
         "events": events,
         "expect": {k: v for k, v in sorted(stock.items())},
