@@ -514,7 +514,7 @@ async def run_demo(
         due = [c["id"] for c in result["cases"] if c["claim_due"]]
         kinds = sorted({a["kind"] for a in result["alerts"]})
         printer(
-            f"Cases: {len(result['cases'])} ({sum(not c['state'] == 'closed' for c in result['cases'])} open), "
+            f"Cases: {len(result['cases'])} ({sum(c['state'] != 'closed' for c in result['cases'])} open), "
             f"{len(due)} with a claim due{': ' + ', '.join(due[:5]) if due else ''}; alerts: {', '.join(kinds) or 'none'}."
         )
         printer(f"Result: {out}")
