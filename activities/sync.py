@@ -400,43 +400,45 @@ class SyncActivities:
     @heartbeats
     async def sync_inbound(self, req: StreamRequest) -> StreamOutcome:
         """Inbound shipments and their received quantities (a state stream: evidence on every change)."""
-        window = self._api_window(req, "inbound")
-        if window is None:
-            return StreamOutcome(stream="inbound", skipped="read too recently")
-        items = await self._clients.amazon(req.account).inbound_items(*window)
         seen_at = req.clock.now()
-        evidence = [from_inbound_item(req.account, i, seen_at) for i in items]
-        result = await asyncio.to_thread(
-            store_evidence,
-            self._engine,
-            evidence,
-            account=req.account,
-            stream="inbound",
-            cursor_position=window[1],
-        )
-        return StreamOutcome(
-            stream="inbound", rows_read=len(items), rows_new=result.new, quarantined=result.unrouted
+        return await self._api_stream(
+            req,
+            "inbound",
+            self._clients.amazon(req.account).inbound_items,
+            lambda i: from_inbound_item(req.account, i, seen_at),
         )
 
     @activity.defn
     @heartbeats
     async def sync_refunds(self, req: StreamRequest) -> StreamOutcome:
         """Refunds from the Finances API: each starts (or adds to) a customer-return case."""
-        window = self._api_window(req, "refunds")
+        return await self._api_stream(
+            req, "refunds", self._clients.amazon(req.account).refunds, lambda r: from_refund(req.account, r)
+        )
+
+    async def _api_stream(
+        self,
+        req: StreamRequest,
+        stream: str,
+        fetch: Callable[[datetime, datetime], Awaitable[list[Any]]],
+        to_evidence: Callable[[Any], EvidenceIn],
+    ) -> StreamOutcome:
+        """Read an API stream's window, store its evidence and advance its cursor in one transaction."""
+        window = self._api_window(req, stream)
         if window is None:
-            return StreamOutcome(stream="refunds", skipped="read too recently")
-        refunds = await self._clients.amazon(req.account).refunds(*window)
-        evidence = [from_refund(req.account, r) for r in refunds]
+            return StreamOutcome(stream=stream, skipped="read too recently")
+        rows = await fetch(*window)
+        evidence = [to_evidence(r) for r in rows]
         result = await asyncio.to_thread(
             store_evidence,
             self._engine,
             evidence,
             account=req.account,
-            stream="refunds",
+            stream=stream,
             cursor_position=window[1],
         )
         return StreamOutcome(
-            stream="refunds", rows_read=len(refunds), rows_new=result.new, quarantined=result.unrouted
+            stream=stream, rows_read=len(rows), rows_new=result.new, quarantined=result.unrouted
         )
 
     @activity.defn

@@ -67,8 +67,14 @@ class _CaseLoop:
         await workflow.wait_condition(workflow.all_handlers_finished)
         workflow.continue_as_new(case)
 
-    def _wake(self) -> None:
+    @workflow.signal
+    def evidence_added(self) -> None:
+        """New evidence is in the ledger (the cycle tells; telling twice is harmless)."""
         self._woken = True
+
+    @workflow.query
+    def state(self) -> CaseStatus | None:
+        return self._status
 
 
 @workflow.defn
@@ -79,15 +85,6 @@ class CustomerReturnWorkflow(_CaseLoop):
     async def run(self, case: CaseInput) -> CaseStatus:
         return await self._run(case)
 
-    @workflow.signal
-    def evidence_added(self) -> None:
-        self._wake()
-
-    @workflow.query
-    def state(self) -> CaseStatus | None:
-        return self._status
-
-
 @workflow.defn
 class LostUnitsWorkflow(_CaseLoop):
     """An FNSKU's open loss account: lost, found, reimbursed; a claim for units neither found nor paid."""
@@ -95,15 +92,6 @@ class LostUnitsWorkflow(_CaseLoop):
     @workflow.run
     async def run(self, case: CaseInput) -> CaseStatus:
         return await self._run(case)
-
-    @workflow.signal
-    def evidence_added(self) -> None:
-        self._wake()
-
-    @workflow.query
-    def state(self) -> CaseStatus | None:
-        return self._status
-
 
 @workflow.defn
 class RemovalOrderWorkflow(_CaseLoop):
@@ -114,16 +102,8 @@ class RemovalOrderWorkflow(_CaseLoop):
         return await self._run(case)
 
     @workflow.signal
-    def evidence_added(self) -> None:
-        self._wake()
-
-    @workflow.signal
     def receive(self, receipt: RemovalReceipt) -> None:
         self._receipts.append(receipt)
-
-    @workflow.query
-    def state(self) -> CaseStatus | None:
-        return self._status
 
 
 @workflow.defn
@@ -133,15 +113,6 @@ class InboundShipmentWorkflow(_CaseLoop):
     @workflow.run
     async def run(self, case: CaseInput) -> CaseStatus:
         return await self._run(case)
-
-    @workflow.signal
-    def evidence_added(self) -> None:
-        self._wake()
-
-    @workflow.query
-    def state(self) -> CaseStatus | None:
-        return self._status
-
 
 CASE_WORKFLOWS = {
     "return": CustomerReturnWorkflow,
