@@ -10,6 +10,7 @@ Examples:
   python starter.py holds list
   python starter.py approve 12 13 --by alice --note "checked with the warehouse"
   python starter.py status
+  python starter.py reconcile --account us     # full reconciliation: differences held for approval
   python starter.py quarantine list
 
 Exit codes: 0 done, 1 the operation failed, 2 bad usage or configuration.
@@ -306,6 +307,47 @@ async def cmd_quarantine(args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_reconcile(args: argparse.Namespace) -> int:
+    """Start a full reconciliation, show its progress, end with its summary and report path."""
+    from ops import control
+    from reconciler.messages import ReconcileSummary
+
+    settings = _settings(args)
+    account = args.account or (settings.accounts[0].name if len(settings.accounts) == 1 else None)
+    if account is None:
+        from reconciler.config import ConfigError
+
+        raise ConfigError(
+            f"several accounts are configured ({[a.name for a in settings.accounts]}): pass --account"
+        )
+    settings.account(account)
+    client = await _client(settings)
+    handle = await control.start_reconciliation(client, settings, account)
+    print(f"full reconciliation {handle.id} started (Temporal UI: {settings.temporal.ui_url})", flush=True)
+    result_task = asyncio.ensure_future(handle.result())
+    shown = ""
+    while not result_task.done():
+        await asyncio.wait([result_task], timeout=2)
+        try:
+            progress = await handle.query("progress")
+        except Exception:
+            continue
+        if progress != shown:
+            print(f"  {progress}", flush=True)
+            shown = progress
+    summary: ReconcileSummary = result_task.result()
+    if args.json:
+        print(summary.model_dump_json(indent=1))
+    else:
+        print(
+            f"{summary.amazon_rows} Amazon rows and {summary.shopify_rows} Shopify levels compared: "
+            f"{summary.discrepancies} differences, {summary.corrections_held} corrections held for approval "
+            "(`starter.py holds list`)."
+        )
+        print(f"Report: {summary.report_md} (CSV: {summary.report_csv})")
+    return 0
+
+
 async def cmd_cases(args: argparse.Namespace) -> int:
     from sqlmodel import Session, col, select
 
@@ -447,6 +489,10 @@ def build_parser() -> argparse.ArgumentParser:
         c.add_argument("--note")
         c.add_argument("--shop")
     sub.add_parser("status", help="per account: last cycle, paused, holds, pending, quarantined")
+    rc = sub.add_parser(
+        "reconcile", help="full reconciliation: Amazon's snapshot against Shopify's FBA location"
+    )
+    rc.add_argument("--account")
     cs = sub.add_parser("cases", help="the slow cases: returns, lost units, removals, inbound shipments")
     cs_sub = cs.add_subparsers(dest="action", required=True)
     cl = cs_sub.add_parser("list", help="list cases")
@@ -487,6 +533,7 @@ def main(argv: list[str] | None = None) -> int:
         "quarantine": cmd_quarantine,
         "cases": cmd_cases,
         "removal": cmd_removal,
+        "reconcile": cmd_reconcile,
         "approve": lambda a: cmd_decide(a, True),
         "reject": lambda a: cmd_decide(a, False),
     }

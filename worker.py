@@ -22,6 +22,7 @@ from temporalio.worker import Worker
 from activities.clients import Clients
 from activities.registry import all_workflows, build_activities
 from ops import control, logs
+from ops import metrics as recon_metrics
 from ops.temporal import connect, ensure_search_attributes
 from reconciler.config import ConfigError, Settings, load_settings
 from reconciler.ledger.db import make_engine
@@ -56,6 +57,15 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     clients = Clients(
         settings, shopify_timeout_s=settings.http_timeout_s, amazon_timeout_s=settings.http_timeout_s
     )
+    metrics_server = None
+    if settings.metrics_port:  # None or 0: no metrics endpoint
+        try:
+            metrics_server, _ = recon_metrics.start_metrics_server(settings.metrics_port, engine, clients)
+        except OSError as e:  # port taken: run without metrics rather than not at all
+            log.error(
+                "cannot start the metrics server",
+                extra={"port": settings.metrics_port, "error": str(e)[:200]},
+            )
     worker = Worker(
         client,
         task_queue=settings.temporal.task_queue,
@@ -73,12 +83,42 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
             "shops": ",".join(s.name for s in settings.shops),
         },
     )
+    refresher = asyncio.create_task(_refresh_gate_metrics(client, settings, stop)) if metrics_server else None
     try:
         async with worker:
             await stop.wait()
             log.info("worker stopping")
     finally:
+        if refresher is not None:
+            refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await refresher
+        if metrics_server is not None:
+            metrics_server.shutdown()
         await clients.aclose()
+
+
+GATE_METRICS_INTERVAL_S = 30.0
+
+
+async def _refresh_gate_metrics(client: Client, settings: Settings, stop: asyncio.Event) -> None:
+    """The gate's pause state lives in its workflow, not in the ledger: query each gate now and then
+    and refresh its gauges (everything else is derived from the ledger when Prometheus scrapes)."""
+    while not stop.is_set():
+        for shop in settings.shops:
+            try:
+                status = await asyncio.wait_for(control.gate_status(client, shop.name), 10)
+                recon_metrics.record_gate_status(
+                    shop.name,
+                    paused=status.paused,
+                    paused_at=status.paused_at,
+                    last_pass_at=status.last_pass_at,
+                )
+            except Exception as e:  # the gate may be starting, continuing-as-new or unreachable
+                recon_metrics.record_gate_unreachable(shop.name)
+                log.debug("gate status query failed", extra={"shop": shop.name, "error": str(e)[:200]})
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), GATE_METRICS_INTERVAL_S)
 
 
 async def _ensure_gate(client: Client, settings: Settings, shop: str, stop: asyncio.Event) -> None:

@@ -11,6 +11,7 @@ from temporalio.client import Client
 from activities.cases import CaseActivities
 from activities.clients import Clients
 from activities.gate import GateActivities
+from activities.reconcile import ReconcileActivities
 from activities.sync import SyncActivities
 from reconciler.config import Settings
 
@@ -29,6 +30,7 @@ def build_activities(
     sync = SyncActivities(engine, clients, wake, signal_case)
     gate = GateActivities(engine, clients)
     cases = CaseActivities(engine, clients, wake)
+    reconcile = ReconcileActivities(engine, clients)
     return [
         sync.sync_orders,
         sync.request_report,
@@ -46,12 +48,18 @@ def build_activities(
         gate.decide_holds,
         cases.evaluate_case,
         cases.record_receipt,
+        reconcile.start_run,
+        reconcile.request_inventory_report,
+        reconcile.store_amazon_snapshot,
+        reconcile.store_shopify_snapshot,
+        reconcile.compare_and_hold,
     ]
 
 
 def all_workflows() -> list[type]:
     from workflows.cases import CASE_WORKFLOWS
+    from workflows.full_reconciliation import FullReconciliationWorkflow
     from workflows.gate import GateWorkflow
     from workflows.sync_cycle import SyncCycleWorkflow
 
-    return [SyncCycleWorkflow, GateWorkflow, *CASE_WORKFLOWS.values()]
+    return [SyncCycleWorkflow, GateWorkflow, FullReconciliationWorkflow, *CASE_WORKFLOWS.values()]

@@ -19,6 +19,7 @@ from activities.heartbeat import heartbeats
 from integrations.amazon import flat_reports
 from integrations.amazon.errors import ReportFormatError
 from integrations.amazon.ledger_report import parse_ledger_report
+from ops import metrics
 from reconciler.clock import Clock, as_utc
 from reconciler.config import Rules
 from reconciler.evidence import (
@@ -479,6 +480,8 @@ class SyncActivities:
     async def record_cycle(self, record: CycleRecord) -> None:
         with Session(self._engine) as s, s.begin():
             if s.exec(select(CycleRun).where(CycleRun.run_id == record.run_id)).first() is None:
+                for o in record.outcomes:  # once per cycle, also when this activity is retried
+                    metrics.record_stream(record.account, o.stream, o.rows_new)
                 s.add(
                     CycleRun(
                         account=record.account,

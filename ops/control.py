@@ -4,7 +4,7 @@ Shared by starter.py, the worker and the scenario runner, so all go through one 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from temporalio.client import (
@@ -36,11 +36,13 @@ from reconciler.messages import (
     HoldDecision,
     HoldDecisionResult,
     PauseRequest,
+    ReconcileInput,
     RemovalReceipt,
     SyncCycleInput,
     Thresholds,
 )
 from workflows.cases import CASE_WORKFLOWS
+from workflows.full_reconciliation import FullReconciliationWorkflow
 from workflows.gate import GateWorkflow
 from workflows.search_attributes import CASE_TYPE, RECON_ACCOUNT
 from workflows.sync_cycle import SyncCycleWorkflow
@@ -92,25 +94,51 @@ def _schedule(settings: Settings, account: AccountConfig, interval: timedelta) -
 
 
 async def apply_schedules(
-    client: Client, settings: Settings, *, interval: timedelta | None = None
+    client: Client,
+    settings: Settings,
+    *,
+    interval: timedelta | None = None,
+    reconcile_every: timedelta = timedelta(days=1),
 ) -> list[str]:
-    """Create or update each account's schedule (idempotent). Returns what was done per schedule."""
+    """Create or update each account's sync schedule and daily full-reconciliation schedule
+    (idempotent). Returns what was done per schedule."""
     every = interval or timedelta(minutes=settings.cycle_interval_minutes)
     done = []
     for account in settings.accounts:
-        sched = _schedule(settings, account, every)
-        sid = schedule_id(account.name)
-        try:
-            await client.create_schedule(sid, sched)
-            done.append(f"{sid}: created (every {every})")
-        except ScheduleAlreadyRunningError:
+        for sid, sched, period in (
+            (schedule_id(account.name), _schedule(settings, account, every), every),
+            (
+                f"reconcile:{account.name}",
+                _reconcile_schedule(settings, account, reconcile_every),
+                reconcile_every,
+            ),
+        ):
+            try:
+                await client.create_schedule(sid, sched)
+                done.append(f"{sid}: created (every {period})")
+            except ScheduleAlreadyRunningError:
 
-            def _update(_: ScheduleUpdateInput, s: Schedule = sched) -> ScheduleUpdate:
-                return ScheduleUpdate(schedule=s)
+                def _update(_: ScheduleUpdateInput, s: Schedule = sched) -> ScheduleUpdate:
+                    return ScheduleUpdate(schedule=s)
 
-            await client.get_schedule_handle(sid).update(_update)
-            done.append(f"{sid}: updated (every {every})")
+                await client.get_schedule_handle(sid).update(_update)
+                done.append(f"{sid}: updated (every {period})")
     return done
+
+
+def _reconcile_schedule(settings: Settings, account: AccountConfig, every: timedelta) -> Schedule:
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            FullReconciliationWorkflow.run,
+            reconcile_input(settings, account.name),
+            id=f"reconcile:{account.name}",
+            task_queue=settings.temporal.task_queue,
+            typed_search_attributes=TypedSearchAttributes([SearchAttributePair(RECON_ACCOUNT, account.name)]),
+            static_summary=f"Daily full reconciliation of {account.name}",
+        ),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+    )
 
 
 async def sync_now(client: Client, account: str) -> None:
@@ -177,6 +205,30 @@ async def signal_case(
 
 async def receive_removal(client: Client, settings: Settings, account: str, receipt: RemovalReceipt) -> None:
     await signal_case(client, settings, removal_case(account, receipt.order_id), "receive", [receipt])
+
+
+def reconcile_input(settings: Settings, account_name: str) -> ReconcileInput:
+    account = settings.account(account_name)
+    return ReconcileInput(
+        account=account.name,
+        shop=account.shop,
+        rules=account.rules,
+        clock=settings.clock,
+        max_retry_interval_s=settings.activity_max_retry_interval_s,
+    )
+
+
+async def start_reconciliation(client: Client, settings: Settings, account: str) -> WorkflowHandle:
+    """A full reconciliation now (the starter script's way; the daily schedule starts the same workflow)."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    return await client.start_workflow(
+        FullReconciliationWorkflow.run,
+        reconcile_input(settings, account),
+        id=f"reconcile:{account}:{stamp}",
+        task_queue=settings.temporal.task_queue,
+        search_attributes=TypedSearchAttributes([SearchAttributePair(RECON_ACCOUNT, account)]),
+        static_summary=f"Full reconciliation of {account}",
+    )
 
 
 async def pause(client: Client, shop: str, reason: str, by: str = "operator") -> None:

@@ -179,7 +179,16 @@ class Settings(BaseSettings):
     clock: Clock = Field(default_factory=Clock)
     activity_max_retry_interval_s: float = Field(default=60, gt=0)
     http_timeout_s: float = Field(default=30, gt=0, description="per request, Shopify and Amazon")
+    metrics_port: int | None = Field(
+        default=9464,
+        ge=0,
+        le=65535,
+        description="port of the worker's Prometheus /metrics endpoint (ops/metrics.py); 0 or None: off",
+    )
     secrets_file: Path | None = None
+    reports_dir: Path = Field(
+        default=Path("var/reports"), description="where reconciliation reports are written"
+    )
     shops: list[ShopConfig]
     accounts: list[AccountConfig]
 

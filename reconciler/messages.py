@@ -192,3 +192,25 @@ class RemovalReceipt(BaseModel):
     tracking_number: str = ""
     by: str = "warehouse"
     receipt_id: str = Field(min_length=1)  # unique per confirmation: the same confirmation twice counts once
+
+
+# --- full reconciliation --------------------------------------------------------------------------
+
+
+class ReconcileInput(BaseModel):
+    account: str
+    shop: str
+    rules: Rules
+    clock: Clock
+    max_retry_interval_s: float = 60
+
+
+class ReconcileSummary(BaseModel):
+    run_id: int
+    account: str
+    amazon_rows: int = 0
+    shopify_rows: int = 0
+    discrepancies: int = 0
+    corrections_held: int = 0
+    report_csv: str | None = None
+    report_md: str | None = None

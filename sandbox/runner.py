@@ -35,11 +35,13 @@ from reconciler.ledger.tables import (
     Batch,
     CaseRecord,
     CycleRun,
+    DiscrepancyRecord,
     Effect,
     Evidence,
     LedgerSourceRow,
     OrderItemState,
     QuarantinedInput,
+    ReconciliationRun,
 )
 from reconciler.marketplaces import marketplace
 from reconciler.messages import HoldDecision, RemovalReceipt
@@ -112,6 +114,7 @@ class DemoRun:
             "gate_poll_seconds": max(1.0, self.day_seconds / 2),
             "activity_max_retry_interval_s": 2,
             "http_timeout_s": 8,
+            "metrics_port": 0,  # several demos may run at once; no fixed port for their workers
             "clock": self.clock.model_dump(mode="json"),
             "temporal": {
                 "address": self.temporal.address,
@@ -166,7 +169,9 @@ class DemoRun:
         self.engine = make_engine(self.settings.ledger_url)
         self._start_worker()
         self.client = await connect(self.settings)
-        await control.apply_schedules(self.client, self.settings, interval=timedelta(days=365))
+        await control.apply_schedules(
+            self.client, self.settings, interval=timedelta(days=365), reconcile_every=timedelta(days=365)
+        )
         await control.ensure_gate(self.client, self.settings, SHOP)
         await self._wait(lambda: self._gate_answers(), 60, "the worker did not start")
 
@@ -302,6 +307,13 @@ class DemoRun:
                 await control.decide(
                     self.client, SHOP, HoldDecision(hold_ids=ids, by="scenario"), approve=True
                 )
+        elif t == "full_reconciliation":
+            await self.quiet()
+            handle = await self._rpc(
+                lambda: control.start_reconciliation(self.client, self.settings, self.account), "reconcile"
+            )
+            summary = await handle.result()
+            log.info("full reconciliation %s: %s differences", summary.run_id, summary.discrepancies)
         elif t == "removal_received":
             await self.quiet()
             receipt = RemovalReceipt(
@@ -372,6 +384,31 @@ class DemoRun:
                 {"kind": a.kind, "key": a.key, "message": a.message}
                 for a in s.exec(select(Alert).order_by(col(Alert.id))).all()
             ]
+            last_run = s.exec(
+                select(func.max(ReconciliationRun.id)).where(
+                    ReconciliationRun.account == self.account, ReconciliationRun.state == "compared"
+                )
+            ).one()
+            discrepancies = (
+                [
+                    {
+                        "sku": d.sku,
+                        "location": d.location,
+                        "name": d.name,
+                        "amazon": d.amazon,
+                        "shopify": d.shopify,
+                        "expected_shopify": d.expected_shopify,
+                        "difference": d.difference,
+                    }
+                    for d in s.exec(
+                        select(DiscrepancyRecord)
+                        .where(DiscrepancyRecord.run_id == last_run)
+                        .order_by(col(DiscrepancyRecord.id))
+                    ).all()
+                ]
+                if last_run
+                else []
+            )
             cases = [
                 {
                     "type": r.case_type,
@@ -422,7 +459,7 @@ class DemoRun:
             "cases": cases,
             "alerts": alerts,
             "quarantined": quarantined,
-            "discrepancies": [],
+            "discrepancies": discrepancies,
             "stats": stats,
             "notes": self.notes,
         }

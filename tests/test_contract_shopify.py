@@ -13,13 +13,16 @@ from graphql import (
     GraphQLScalarType,
     GraphQLSchema,
     GraphQLUnionType,
+    OperationDefinitionNode,
+    StringValueNode,
     parse,
     validate,
 )
 
 from integrations.shopify import operations
-from sandbox.shopify.api import load_schema
-from tests.shopify_helpers import REAL_SCHEMA, real_schema
+from sandbox.shopify.api import Resolvers, load_schema
+from sandbox.shopify.bulk import BulkQuery
+from tests.shopify_helpers import REAL_SCHEMA, make_world, real_schema
 
 pytestmark = pytest.mark.skipif(
     not REAL_SCHEMA.is_file(),
@@ -43,6 +46,8 @@ def test_the_product_ships_the_operations_it_uses():
         operations.VARIANTS_BY_SKU,
         operations.INVENTORY_LEVELS,
         operations.INVENTORY_ADJUST_QUANTITIES,
+        operations.BULK_INVENTORY_SNAPSHOT,
+        operations.BULK_OPERATION_STATUS,
     }
 
 
@@ -143,3 +148,37 @@ def test_simulator_keeps_every_adjust_user_error_code(real, sim):
     name = "InventoryAdjustQuantitiesUserErrorCode"
     assert set(sim.get_type(name).values) == set(real.get_type(name).values)
     assert "IDEMPOTENCY_KEY_PARAMETER_MISMATCH" in sim.get_type(name).values
+
+
+def _bulk_inner_query() -> str:
+    """The query text BulkInventorySnapshot hands to bulkOperationRunQuery (a literal: no variables)."""
+    document = parse(operations.source(operations.BULK_INVENTORY_SNAPSHOT))
+    op = document.definitions[0]
+    assert isinstance(op, OperationDefinitionNode)
+    field = op.selection_set.selections[0]
+    assert field.name.value == "bulkOperationRunQuery"  # type: ignore[union-attr]
+    (argument,) = [a for a in field.arguments if a.name.value == "query"]  # type: ignore[union-attr]
+    assert isinstance(argument.value, StringValueNode)
+    return argument.value.value
+
+
+def test_bulk_snapshot_inner_query_is_valid_against_the_real_schema(real, sim):
+    inner = parse(_bulk_inner_query())
+    assert [e.message for e in validate(real, inner)] == []
+    assert [e.message for e in validate(sim, inner)] == []
+
+
+def test_bulk_snapshot_inner_query_follows_shopifys_bulk_rules(sim):
+    """At least one and at most five connections, nested at most two deep, the parent of a nested
+    connection selects `id`, one top-level field, no variables: the simulator enforces the same."""
+    query = BulkQuery(load_schema(), _bulk_inner_query(), _all_lists())
+    assert query.connections == 2 and query.root.name == "inventoryItems"
+
+
+def _all_lists():
+    return Resolvers(make_world(), load_schema()).bulk_lists()
+
+
+def test_bulk_operation_enums_match_the_real_schema(real, sim):
+    for name in ("BulkOperationStatus", "BulkOperationErrorCode", "BulkOperationUserErrorCode"):
+        assert set(sim.get_type(name).values) == set(real.get_type(name).values), name

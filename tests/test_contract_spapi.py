@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import gzip
 import json
 from datetime import timedelta
 from functools import cache
@@ -18,6 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
+from integrations.amazon.flat_reports import INVENTORY_REPORT
+from sandbox.amazon.world import INVENTORY_HEADER
 from sandbox.scenario import Scenario
 from tests.amazon_helpers import load_scenario, running_world
 
@@ -331,4 +334,46 @@ async def test_list_financial_events_refund_pages():
     assert too_recent.status_code == 400
     validate(
         FINANCES, response_definition(FINANCES, "/finances/v0/financialEvents", "get", 400), too_recent.json()
+    )
+
+
+def _documented_columns(report_type: str) -> list[str]:
+    """The column list REPORTS.md gives for a report: the backticked list under its heading."""
+    text = (SP_API / "REPORTS.md").read_text()
+    section = text.split(f"## {report_type}", 1)[1]
+    listing = section.split("`", 2)[1]
+    return [c.strip() for c in listing.replace("\n", " ").split(",")]
+
+
+async def test_inventory_report_has_the_documented_columns_through_the_wire():
+    assert _documented_columns(INVENTORY_REPORT) == INVENTORY_HEADER
+    scn = load_scenario("02-ledger-adjustments.json")
+    async with running_world(scn, day=3) as (world, base), httpx.AsyncClient() as http:
+        headers = {"x-amz-access-token": (await _token(http, base, world))["access_token"]}
+        spec = {
+            "reportType": INVENTORY_REPORT,
+            "marketplaceIds": [world.marketplace_id],
+            "dataStartTime": (world.now() - timedelta(days=1)).isoformat(),
+            "dataEndTime": world.now().isoformat(),
+        }
+        validate(REPORTS, "CreateReportSpecification", spec)
+        created = await http.post(f"{base}/reports/2021-06-30/reports", json=spec, headers=headers)
+        assert created.status_code == 202
+        report_id = created.json()["reportId"]
+        for _ in range(200):
+            body = (await http.get(f"{base}/reports/2021-06-30/reports/{report_id}", headers=headers)).json()
+            if body["processingStatus"] == "DONE":
+                break
+            await asyncio.sleep(0.005)
+        validate(
+            REPORTS, response_definition(REPORTS, "/reports/2021-06-30/reports/{reportId}", "get", 200), body
+        )
+        document = await http.get(
+            f"{base}/reports/2021-06-30/documents/{body['reportDocumentId']}", headers=headers
+        )
+        download = await http.get(document.json()["url"])
+    lines = gzip.decompress(download.content).decode().splitlines()
+    assert lines[0].split("\t") == INVENTORY_HEADER
+    assert len(lines) - 1 == len({c.sku for c in scn.catalog}) and all(
+        len(line.split("\t")) == len(INVENTORY_HEADER) for line in lines
     )

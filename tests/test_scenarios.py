@@ -71,5 +71,7 @@ async def test_our_scenario_ends_at_expect(name: str, tmp_path: Path) -> None:
     for case_id, want in scenario.get("expect_cases", {}).items():
         assert case_id in cases, sorted(cases)
         assert {k: cases[case_id][k] for k in want} == want, cases[case_id]
+    if "expect_discrepancies" in scenario:
+        assert result["discrepancies"] == scenario["expect_discrepancies"]
     if "expect_alert_kinds" in scenario:
         assert sorted(a["kind"] for a in result["alerts"]) == scenario["expect_alert_kinds"], result["alerts"]

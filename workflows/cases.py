@@ -85,6 +85,7 @@ class CustomerReturnWorkflow(_CaseLoop):
     async def run(self, case: CaseInput) -> CaseStatus:
         return await self._run(case)
 
+
 @workflow.defn
 class LostUnitsWorkflow(_CaseLoop):
     """An FNSKU's open loss account: lost, found, reimbursed; a claim for units neither found nor paid."""
@@ -92,6 +93,7 @@ class LostUnitsWorkflow(_CaseLoop):
     @workflow.run
     async def run(self, case: CaseInput) -> CaseStatus:
         return await self._run(case)
+
 
 @workflow.defn
 class RemovalOrderWorkflow(_CaseLoop):
@@ -113,6 +115,7 @@ class InboundShipmentWorkflow(_CaseLoop):
     @workflow.run
     async def run(self, case: CaseInput) -> CaseStatus:
         return await self._run(case)
+
 
 CASE_WORKFLOWS = {
     "return": CustomerReturnWorkflow,

@@ -1,5 +1,6 @@
 """The FBA flat-file reports of the slow streams: customer returns, removal order detail, removal
-shipments and reimbursements (contracts/sp-api/REPORTS.md).
+shipments and reimbursements; and the current inventory snapshot of full reconciliation,
+GET_FBA_MYI_UNSUPPRESSED_INVENTORY_DATA (contracts/sp-api/REPORTS.md).
 
 Tab-separated text with one header line. Amazon usually leaves these fields unquoted; a quoted
 field loses one pair of surrounding quotes. Columns are found by their normalised header name
@@ -26,6 +27,7 @@ from pydantic import BaseModel, ValidationError
 
 from integrations.amazon.errors import MissingColumns
 from integrations.amazon.ledger_report import normalise_header, split_line
+from integrations.amazon.snapshot import InventorySnapshotRow
 from reconciler.models import (
     FlatFileIssue,
     ReimbursementRow,
@@ -38,6 +40,7 @@ RETURNS_REPORT = "GET_FBA_FULFILLMENT_CUSTOMER_RETURNS_DATA"
 REMOVAL_DETAIL_REPORT = "GET_FBA_FULFILLMENT_REMOVAL_ORDER_DETAIL_DATA"
 REMOVAL_SHIPMENT_REPORT = "GET_FBA_FULFILLMENT_REMOVAL_SHIPMENT_DETAIL_DATA"
 REIMBURSEMENTS_REPORT = "GET_FBA_REIMBURSEMENTS_DATA"
+INVENTORY_REPORT = "GET_FBA_MYI_UNSUPPRESSED_INVENTORY_DATA"
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -124,6 +127,19 @@ REIMBURSEMENTS_COLUMNS: tuple[Column, ...] = (
     _col("quantity_total", "quantity-reimbursed-total", kind=INT),
     _col("original_reimbursement_id", "original-reimbursement-id"),
     _col("original_reimbursement_type", "original-reimbursement-type"),
+)
+
+INVENTORY_COLUMNS: tuple[Column, ...] = (
+    _col("msku", "sku", *_SKU, required=True, non_empty=True),
+    _col("fnsku", "fnsku"),
+    _col("asin", "asin"),
+    _col("fulfillable", "afn-fulfillable-quantity", kind=INT, required=True),
+    _col("unsellable", "afn-unsellable-quantity", kind=INT, required=True),
+    _col("reserved", "afn-reserved-quantity", kind=INT, required=True),
+    _col("inbound_working", "afn-inbound-working-quantity", kind=INT),
+    _col("inbound_shipped", "afn-inbound-shipped-quantity", kind=INT),
+    _col("inbound_receiving", "afn-inbound-receiving-quantity", kind=INT),
+    _col("researching", "afn-researching-quantity", kind=INT),
 )
 
 _ISO_DATE_ONLY = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
@@ -319,6 +335,30 @@ def parse_reimbursements_report(text: str) -> tuple[list[ReimbursementRow], list
     """GET_FBA_REIMBURSEMENTS_DATA. Identity: reimbursement id + sku. Reversals carry negative
     quantities and point back through `original_reimbursement_id`."""
     return _models(text, REIMBURSEMENTS_REPORT, REIMBURSEMENTS_COLUMNS, ReimbursementRow, _total_quantity)
+
+
+def parse_inventory_report(text: str) -> tuple[list[InventorySnapshotRow], list[FlatFileIssue]]:
+    """GET_FBA_MYI_UNSUPPRESSED_INVENTORY_DATA: one row per MSKU with Amazon's current quantities.
+    An MSKU on two lines is an issue on the second (a snapshot has one line per MSKU)."""
+    rows, issues = _models(text, INVENTORY_REPORT, INVENTORY_COLUMNS, InventorySnapshotRow)
+    seen: dict[str, int] = {}
+    unique: list[InventorySnapshotRow] = []
+    raw_lines = text.split("\n")
+    for row in rows:
+        if row.msku in seen:
+            issues.append(
+                FlatFileIssue(
+                    report=INVENTORY_REPORT,
+                    line_no=row.line_no,
+                    message=f"MSKU {row.msku!r} again (first on line {seen[row.msku]})",
+                    raw=raw_lines[row.line_no - 1],
+                )
+            )
+            continue
+        seen[row.msku] = row.line_no
+        unique.append(row)
+    issues.sort(key=lambda i: i.line_no)
+    return unique, issues
 
 
 def _total_quantity(entry: dict[str, Any]) -> None:

@@ -1,4 +1,5 @@
-"""Shopify Admin GraphQL client: the reads the gate needs and its one write.
+"""Shopify Admin GraphQL client: the reads the gate needs, its one write, and the bulk inventory
+snapshot of a location that full reconciliation compares with Amazon.
 
 One aiohttp session (through gql) per client, reused across calls. Every operation comes from its
 own `.graphql` file (`operations.py`). Costs are paced by a `CostBucket`; THROTTLED answers are
@@ -9,8 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import re
+import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import aiohttp
@@ -27,7 +31,11 @@ from graphql import ExecutionResult
 from pydantic import BaseModel, Field
 
 from integrations.shopify import operations as ops
+from integrations.shopify.bulk import LocationQuantity, SnapshotParser
 from integrations.shopify.errors import (
+    BulkOperationFailed,
+    BulkOperationTimeout,
+    BulkSnapshotInvalid,
     IdempotencyConcurrentRequest,
     ShopifyAuthError,
     ShopifyError,
@@ -45,6 +53,13 @@ VARIANTS_PAGE = 100
 ITEMS_PER_LEVELS_REQUEST = 100
 LOCATIONS_PAGE = 100
 DEFAULT_EXPECTED_COST = 50  # until Shopify has told us what an operation costs
+BULK_ACTIVE = frozenset({"CREATED", "RUNNING", "CANCELING"})
+BULK_FAILED = frozenset({"FAILED", "CANCELED", "EXPIRED"})
+BULK_BUSY_CODES = frozenset({"OPERATION_IN_PROGRESS", "LIMIT_REACHED"})
+_BULK_GID = re.compile(r"gid://shopify/BulkOperation/\d+")
+DOWNLOAD_CHUNK = 1 << 16
+
+log = logging.getLogger(__name__)
 
 
 def serialize_json(payload: Any) -> str:
@@ -330,6 +345,164 @@ class ShopifyClient:
                     out[(node["id"], location_id)] = {q["name"]: q["quantity"] for q in level["quantities"]}
         return out
 
+    # --- bulk: one location's inventory snapshot -----------------------------------------------
+
+    async def location_snapshot(
+        self,
+        location_id: str,
+        *,
+        poll_interval_s: float = 1.0,
+        timeout_s: float = 1800,
+        on_progress: Callable[[int], None] | None = None,
+    ) -> list[LocationQuantity]:
+        """Every inventory item stocked at `location_id` with its named quantities (available,
+        damaged, on_hand, committed, reserved, incoming), as of when Shopify started the bulk query.
+
+        Starts `BulkInventorySnapshot`; while the shop's bulk-query slots are taken
+        (OPERATION_IN_PROGRESS / LIMIT_REACHED) waits for the operation named in the error, then
+        starts again. Polls `BulkOperationStatus` every `poll_interval_s`, telling `on_progress` the
+        object count whenever it grows. FAILED / CANCELED / EXPIRED raise `BulkOperationFailed`
+        (with Shopify's errorCode); no end within `timeout_s` raises `BulkOperationTimeout`. The JSONL
+        (no `url`: nothing to export, an empty list) is downloaded and parsed as it streams; lines
+        that cannot be read raise `BulkSnapshotInvalid` carrying the rows that could be."""
+        deadline = time.monotonic() + timeout_s
+        operation_id = await self._start_bulk_query(deadline, poll_interval_s)
+        log.info("bulk inventory snapshot started: shop=%s op=%s", self.shop_domain, operation_id)
+        final = await self._poll_bulk(operation_id, deadline, poll_interval_s, on_progress)
+        if final["status"] != "COMPLETED":
+            raise BulkOperationFailed(
+                f"bulk operation {operation_id} ended {final['status']}"
+                + (f" ({final.get('errorCode')})" if final.get("errorCode") else ""),
+                bulk_operation_id=operation_id,
+                status=final["status"],
+                error_code=final.get("errorCode"),
+                partial_data_url=final.get("partialDataUrl"),
+                operation=ops.BULK_INVENTORY_SNAPSHOT,
+            )
+        url = final.get("url")
+        if not url:
+            return []
+        rows, problems = await self._download_snapshot(url, location_id)
+        log.info(
+            "bulk inventory snapshot read: shop=%s op=%s rows=%d problems=%d",
+            self.shop_domain,
+            operation_id,
+            len(rows),
+            len(problems),
+        )
+        if problems:
+            raise BulkSnapshotInvalid(
+                f"bulk operation {operation_id}: {len(problems)} unreadable line(s), first: {problems[0]}",
+                rows=rows,
+                problems=problems,
+                operation=ops.BULK_INVENTORY_SNAPSHOT,
+            )
+        return rows
+
+    async def _start_bulk_query(self, deadline: float, poll_interval_s: float) -> str:
+        """Start the snapshot query; while another bulk query holds the shop's slot, wait for it."""
+        while True:
+            # safe to resend: a duplicate start at worst waits for its twin, then starts again
+            data = await self._read(ops.BULK_INVENTORY_SNAPSHOT, {})
+            payload = data.get("bulkOperationRunQuery")
+            if payload is None:
+                raise ShopifyQueryError(
+                    "BulkInventorySnapshot: null payload", operation=ops.BULK_INVENTORY_SNAPSHOT
+                )
+            errors = payload.get("userErrors") or []
+            operation = payload.get("bulkOperation")
+            if not errors and operation and operation.get("id"):
+                return str(operation["id"])
+            busy = [
+                e
+                for e in errors
+                if e.get("code") in BULK_BUSY_CODES or "in progress" in str(e.get("message"))
+            ]
+            if not busy:
+                messages = "; ".join(f"{e.get('code')}: {e.get('message')}" for e in errors) or "no operation"
+                raise ShopifyQueryError(
+                    f"BulkInventorySnapshot: {messages}",
+                    operation=ops.BULK_INVENTORY_SNAPSHOT,
+                    details=errors,
+                )
+            self.stats["bulk:waited_for_other"] += 1
+            other = _BULK_GID.search(str(busy[0].get("message")))
+            log.info(
+                "bulk query slot busy: shop=%s waiting for %s",
+                self.shop_domain,
+                other.group(0) if other else "a running bulk query",
+            )
+            if other:
+                await self._poll_bulk(other.group(0), deadline, poll_interval_s, None)
+            else:
+                self._check_deadline(deadline, "a running bulk query")
+                await asyncio.sleep(poll_interval_s)
+
+    async def _poll_bulk(
+        self,
+        operation_id: str,
+        deadline: float,
+        poll_interval_s: float,
+        on_progress: Callable[[int], None] | None,
+    ) -> dict[str, Any]:
+        """Poll until the operation is no longer CREATED / RUNNING / CANCELING; its last status."""
+        reported = -1
+        while True:
+            data = await self._read(ops.BULK_OPERATION_STATUS, {"id": operation_id})
+            operation = data.get("bulkOperation")
+            if operation is None:
+                raise ShopifyQueryError(
+                    f"BulkOperationStatus: no bulk operation {operation_id}",
+                    operation=ops.BULK_OPERATION_STATUS,
+                )
+            count = int(operation.get("objectCount") or 0)  # UnsignedInt64: a string of digits
+            if on_progress is not None and count > reported:
+                reported = count
+                on_progress(count)
+            if operation["status"] not in BULK_ACTIVE:
+                return operation
+            self._check_deadline(deadline, f"bulk operation {operation_id}")
+            await asyncio.sleep(max(0.0, min(poll_interval_s, deadline - time.monotonic())))
+
+    @staticmethod
+    def _check_deadline(deadline: float, what: str) -> None:
+        if time.monotonic() >= deadline:
+            raise BulkOperationTimeout(f"{what} did not finish in time", operation=ops.BULK_OPERATION_STATUS)
+
+    async def _download_snapshot(
+        self, url: str, location_id: str
+    ) -> tuple[list[LocationQuantity], list[str]]:
+        """Stream the JSONL into the parser; a 5xx or dropped connection starts the download again."""
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.timeout_s, sock_read=self.timeout_s)
+        for attempt in range(self.read_retries + 1):
+            parser = SnapshotParser(location_id)
+            try:
+                # the file lives on Shopify's storage, not the Admin API: no access token goes there
+                async with aiohttp.ClientSession(timeout=timeout) as http, http.get(url) as resp:
+                    if resp.status >= 400:
+                        text = (await resp.text())[:200]
+                        error = ShopifyQueryError if resp.status < 500 else ShopifyUnavailable
+                        raise error(
+                            f"bulk file download: HTTP {resp.status}: {text}", operation="bulk:download"
+                        )
+                    self.stats["bulk:download"] += 1
+                    pending = b""
+                    async for chunk in resp.content.iter_chunked(DOWNLOAD_CHUNK):
+                        *complete, pending = (pending + chunk).split(b"\n")
+                        for line in complete:
+                            parser.feed(line)
+                    if pending:
+                        parser.feed(pending)
+                return parser.finish()
+            except (ShopifyUnavailable, aiohttp.ClientError, TimeoutError) as e:
+                if attempt >= self.read_retries:
+                    if isinstance(e, ShopifyUnavailable):
+                        raise
+                    raise ShopifyUnavailable(f"bulk file download: {e}", operation="bulk:download") from e
+                self.stats["retried:bulk:download"] += 1
+                await asyncio.sleep(min(8.0, 0.5 * 2**attempt))
+        raise AssertionError("unreachable")
+
     # --- the write ----------------------------------------------------------------------------
 
     async def adjust(self, request: AdjustRequest, idempotency_key: str) -> AdjustOutcome:
@@ -387,6 +560,7 @@ def _code(error: Any) -> str | None:
 
 
 __all__ = [
+    "LocationQuantity",
     "ShopifyClient",
     "ShopifyError",
     "SkuResolution",

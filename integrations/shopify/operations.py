@@ -17,6 +17,8 @@ LOCATIONS = "Locations"
 VARIANTS_BY_SKU = "VariantsBySku"
 INVENTORY_LEVELS = "InventoryLevels"
 INVENTORY_ADJUST_QUANTITIES = "InventoryAdjustQuantities"
+BULK_INVENTORY_SNAPSHOT = "BulkInventorySnapshot"
+BULK_OPERATION_STATUS = "BulkOperationStatus"
 
 
 def operation_names() -> list[str]:

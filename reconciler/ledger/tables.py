@@ -290,3 +290,53 @@ class CaseRecord(SQLModel, table=True):
     closed: bool = False
     evidence_seen: int = 0
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ReconciliationRun(SQLModel, table=True):
+    """One full reconciliation of an account's FBA location."""
+
+    __tablename__ = "reconciliation_run"
+    id: int | None = Field(default=None, primary_key=True)
+    account: str = Field(index=True)
+    workflow_id: str = ""
+    state: str = "started"  # started | compared | failed
+    snapshot_at: datetime | None = None  # business time of the Amazon snapshot
+    amazon_rows: int = 0
+    shopify_rows: int = 0
+    discrepancies: int = 0
+    corrections_held: int = 0
+    report_csv: str | None = None
+    report_md: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
+
+
+class SnapshotLevel(SQLModel, table=True):
+    """One SKU's quantities in a reconciliation's snapshot, Amazon's or Shopify's (kept out of histories)."""
+
+    __tablename__ = "snapshot_level"
+    __table_args__ = (UniqueConstraint("run_id", "source", "sku"),)
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(index=True)
+    source: str  # amazon | shopify
+    sku: str  # MSKU for amazon, Shopify SKU for shopify
+    inventory_item_id: str = ""
+    available: int = 0  # amazon: fulfillable
+    reserved: int = 0
+    damaged: int = 0  # amazon: unsellable
+
+
+class DiscrepancyRecord(SQLModel, table=True):
+    __tablename__ = "discrepancy"
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(index=True)
+    account: str = Field(index=True)
+    sku: str
+    location: str = "fba"
+    name: str
+    amazon: int
+    shopify: int
+    expected_shopify: int
+    difference: int
+    explanation: str = Field(default="", sa_column=Column(Text, nullable=False))
+    effect_id: int | None = None  # the held correction

@@ -6,8 +6,10 @@ returns, removal orders (detail lines as versioned cumulative state) and removal
 reimbursements (all four as flat-file reports), inbound shipments (Fulfillment Inbound v0, versioned
 cumulative state) and refunds (Finances v0). Everything becomes visible as business time passes
 (`clock`), never before it happens: orders at their event time, everything else
-`posting_delay_days` later (back-posted report rows up to 2 days later). Faults from the scenario
-are decided with a seeded random generator. The HTTP layer lives in `server.py`.
+`posting_delay_days` later (back-posted report rows up to 2 days later). The current FBA inventory
+per MSKU (`fba_inventory_at`, GET_FBA_MYI_UNSUPPRESSED_INVENTORY_DATA) is near real time: movements
+count when they happen. Faults from the scenario are decided with a seeded random generator. The
+HTTP layer lives in `server.py`.
 """
 
 from __future__ import annotations
@@ -32,7 +34,9 @@ RETURNS_REPORT = "GET_FBA_FULFILLMENT_CUSTOMER_RETURNS_DATA"
 REMOVAL_DETAIL_REPORT = "GET_FBA_FULFILLMENT_REMOVAL_ORDER_DETAIL_DATA"
 REMOVAL_SHIPMENT_REPORT = "GET_FBA_FULFILLMENT_REMOVAL_SHIPMENT_DETAIL_DATA"
 REIMBURSEMENTS_REPORT = "GET_FBA_REIMBURSEMENTS_DATA"
+INVENTORY_REPORT = "GET_FBA_MYI_UNSUPPRESSED_INVENTORY_DATA"
 SUPPORTED_REPORTS = {
+    INVENTORY_REPORT,
     LEDGER_REPORT,
     RETURNS_REPORT,
     REMOVAL_DETAIL_REPORT,
@@ -105,6 +109,29 @@ REIMBURSEMENTS_HEADER = [
     "original-reimbursement-id",
     "original-reimbursement-type",
 ]
+INVENTORY_HEADER = [
+    "sku",
+    "fnsku",
+    "asin",
+    "product-name",
+    "condition",
+    "your-price",
+    "mfn-listing-exists",
+    "mfn-fulfillable-quantity",
+    "afn-listing-exists",
+    "afn-warehouse-quantity",
+    "afn-fulfillable-quantity",
+    "afn-unsellable-quantity",
+    "afn-reserved-quantity",
+    "afn-total-quantity",
+    "per-unit-volume",
+    "afn-inbound-working-quantity",
+    "afn-inbound-shipped-quantity",
+    "afn-inbound-receiving-quantity",
+    "afn-researching-quantity",
+    "afn-reserved-future-supply",
+    "afn-future-supply-buyable",
+]
 RETURN_STATUS = "Unit returned to inventory"
 RETURN_REASONS = ["UNWANTED_ITEM", "NOT_AS_DESCRIBED", "DEFECTIVE", "SWITCHEROO", "APPAREL_TOO_SMALL"]
 REFUND_DELAY_DAYS = 3.0  # a customer_return's refund posts this long before the unit arrives
@@ -158,6 +185,29 @@ ORDERS_TWO_MINUTE_RULE = timedelta(minutes=2)
 class InventoryLevel(BaseModel):
     sellable: int = 0
     unsellable: int = 0
+
+
+class FbaInventory(BaseModel):
+    """One MSKU as the FBA inventory report shows it at a moment."""
+
+    msku: str
+    fnsku: str
+    asin: str
+    fulfillable: int = 0  # sellable units not reserved
+    unsellable: int = 0
+    reserved: int = 0  # sellable units held for partly shipped orders
+    inbound_working: int = 0
+    inbound_shipped: int = 0
+    inbound_receiving: int = 0
+    researching: int = 0
+
+    @property
+    def warehouse(self) -> int:
+        return self.fulfillable + self.unsellable + self.reserved
+
+    @property
+    def total(self) -> int:
+        return self.warehouse + self.inbound_working + self.inbound_shipped + self.inbound_receiving
 
 
 @dataclass(frozen=True)
@@ -1059,6 +1109,50 @@ class AmazonWorld:
                 level.unsellable += row.quantity
         return levels
 
+    def fba_inventory_at(self, at: datetime | None = None) -> dict[str, FbaInventory]:
+        """What GET_FBA_MYI_UNSUPPRESSED_INVENTORY_DATA shows at business time `at`, per MSKU (catalogue
+        order, then MSKUs only movements or inbound shipments name): physical units from
+        `inventory_at`, of which the undelivered rest of partly shipped orders is reserved, and units
+        on their way in by the stage of their shipment (shipped, or being received)."""
+        at = at or self.now()
+        physical = self.inventory_at(at)
+        reserved: Counter[str] = Counter()
+        for order in self.orders.values():
+            version = order.at(at)
+            if version is not None and version.status == "PARTIALLY_SHIPPED":
+                for item in version.items:
+                    reserved[item.sku] += max(0, item.quantity_ordered - item.quantity_shipped)
+        inbound: dict[str, Counter[str]] = {}
+        for shipment in self.inbound_shipments.values():
+            current = None
+            for version in shipment.versions:
+                if version.updated_at <= at:
+                    current = version
+            if current is None or current.status == "CLOSED":
+                continue
+            for sku, (shipped, received) in current.items.items():
+                stage = {"WORKING": "working", "SHIPPED": "shipped"}.get(current.status, "receiving")
+                inbound.setdefault(sku, Counter())[stage] += max(0, shipped - received)
+        result: dict[str, FbaInventory] = {}
+        for sku in [*physical, *(s for s in inbound if s not in physical)]:
+            level = physical.get(sku, InventoryLevel())
+            sellable = max(0, level.sellable)
+            held = min(sellable, reserved[sku])
+            fnsku, asin = self._ids(sku)
+            stages = inbound.get(sku, Counter())
+            result[sku] = FbaInventory(
+                msku=sku,
+                fnsku=fnsku,
+                asin=asin,
+                fulfillable=sellable - held,
+                unsellable=max(0, level.unsellable),
+                reserved=held,
+                inbound_working=stages["working"],
+                inbound_shipped=stages["shipped"],
+                inbound_receiving=stages["receiving"],
+            )
+        return result
+
     def orders_at(self, at: datetime | None = None) -> list[tuple[SimOrder, SimOrderVersion]]:
         at = at or self.now()
         result = [(order, version) for order in self.orders.values() if (version := order.at(at)) is not None]
@@ -1159,6 +1253,8 @@ class AmazonWorld:
         days (never a second copy inside one document)."""
         if report_type == LEDGER_REPORT:
             return self.ledger_rows_for(data_start, data_end, created_at)
+        if report_type == INVENTORY_REPORT:  # a snapshot: the window does not matter
+            return list(self.fba_inventory_at(created_at).values())
         start = data_start
         if self.fault("duplicate_rows"):
             start -= timedelta(days=self.duplicate_days)
@@ -1189,6 +1285,7 @@ class AmazonWorld:
             REMOVAL_DETAIL_REPORT: (REMOVAL_DETAIL_HEADER, self._removal_detail_values),
             REMOVAL_SHIPMENT_REPORT: (REMOVAL_SHIPMENT_HEADER, self._removal_shipment_values),
             REIMBURSEMENTS_REPORT: (REIMBURSEMENTS_HEADER, self._reimbursement_values),
+            INVENTORY_REPORT: (INVENTORY_HEADER, self._inventory_values),
         }[report_type]
         lines = ["\t".join(header)] + ["\t".join(str(v) for v in values(row)) for row in rows]
         return "\n".join(lines) + "\n"
@@ -1249,6 +1346,31 @@ class AmazonWorld:
             row.carrier,
             row.tracking_number,
             row.order_type,
+        ]
+
+    def _inventory_values(self, row: FbaInventory) -> list[Any]:
+        return [
+            row.msku,
+            row.fnsku,
+            row.asin,
+            self._title(row.msku),
+            "New",
+            f"{self.price(row.msku):.2f}",
+            "No",
+            "",
+            "Yes",
+            row.warehouse,
+            row.fulfillable,
+            row.unsellable,
+            row.reserved,
+            row.total,
+            "0.05",
+            row.inbound_working,
+            row.inbound_shipped,
+            row.inbound_receiving,
+            row.researching,
+            0,
+            0,
         ]
 
     def _reimbursement_values(self, row: SimReimbursement) -> list[Any]:

@@ -1,5 +1,6 @@
 """The simulator's GraphQL layer: `schema.graphql` (a faithful subset of the real Admin API schema)
-made executable with graphql-core over a `ShopifyWorld`, plus Shopify-style query cost.
+made executable with graphql-core over a `ShopifyWorld`, plus Shopify-style query cost. Bulk
+queries (`bulkOperationRunQuery`) run through `bulk.BulkQuery` over the same resolvers.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ import base64
 import inspect
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from graphql import (
     GraphQLList,
     GraphQLObjectType,
     GraphQLResolveInfo,
+    GraphQLScalarType,
     GraphQLSchema,
     InlineFragmentNode,
     OperationDefinitionNode,
@@ -37,10 +40,12 @@ from graphql import (
 )
 from graphql.execution.values import get_argument_values, get_directive_values, get_variable_values
 
+from sandbox.shopify.bulk import BulkLists, BulkQuery, BulkQueryInvalid
 from sandbox.shopify.world import (
     QUERYABLE_NAMES,
     AdjustInputError,
     ShopifyWorld,
+    SimBulkOperation,
     SimItem,
     SimLevel,
     SimQuantity,
@@ -185,41 +190,70 @@ def _legacy(gid: str) -> str:
 class Resolvers:
     def __init__(self, world: ShopifyWorld, schema: GraphQLSchema) -> None:
         self.world = world
+        self.schema = schema
         self.idempotent = schema.get_directive("idempotent")
 
-    # QueryRoot
-    def locations(self, _root, _info, includeLegacy=False, includeInactive=False, query=None, **page):
+    # Every node of each connection (bulk queries read them whole; the API pages them)
+    def _locations(self, _root, includeLegacy=False, includeInactive=False, query=None, **_page):
         terms = search_terms(query)
-        items = [
+        return [
             loc
             for loc in self.world.locations.values()
             if (includeInactive or loc.is_active)
             and matches(terms, {"name": loc.name, "id": _legacy(loc.id)})
         ]
-        return connection(items, **page)
+
+    def _product_variants(self, _root, query=None, **_page):
+        terms = search_terms(query)
+        return [
+            SimVariant(i)
+            for i in self.world.items.values()
+            if matches(terms, {"sku": i.sku, "id": _legacy(i.variant_id), "title": i.display_name})
+        ]
+
+    def _inventory_items(self, _root, query=None, **_page):
+        terms = search_terms(query)
+        if not terms:
+            return list(self.world.items.values())
+        return [i for i in self.world.items.values() if matches(terms, {"sku": i.sku, "id": _legacy(i.id)})]
+
+    def _location_levels(self, location, query=None, **_page):
+        return self.world.levels_at(location.id)
+
+    def _item_levels(self, item: SimItem, query=None, **_page):
+        return self.world.levels_of_item(item.id)
+
+    def _item_variants(self, item: SimItem, **_page):
+        return [SimVariant(item)]
+
+    def bulk_lists(self) -> BulkLists:
+        return {
+            ("QueryRoot", "locations"): self._locations,
+            ("QueryRoot", "productVariants"): self._product_variants,
+            ("QueryRoot", "inventoryItems"): self._inventory_items,
+            ("Location", "inventoryLevels"): self._location_levels,
+            ("InventoryItem", "inventoryLevels"): self._item_levels,
+            ("InventoryItem", "variants"): self._item_variants,
+        }
+
+    # QueryRoot
+    def locations(self, root, _info, **args):
+        return connection(self._locations(root, **args), **args)
 
     def location(self, _root, _info, id=None):
         if id is None:
             return next(iter(self.world.locations.values()), None)
         return self.world.locations.get(id)
 
-    def product_variants(self, _root, _info, query=None, **page):
-        terms = search_terms(query)
-        items = [
-            SimVariant(i)
-            for i in self.world.items.values()
-            if matches(terms, {"sku": i.sku, "id": _legacy(i.variant_id), "title": i.display_name})
-        ]
-        return connection(items, **page)
+    def product_variants(self, root, _info, **args):
+        return connection(self._product_variants(root, **args), **args)
 
     def product_variant(self, _root, _info, id):
         node = self.world.node(id)
         return node if isinstance(node, SimVariant) else None
 
-    def inventory_items(self, _root, _info, query=None, **page):
-        terms = search_terms(query)
-        items = [i for i in self.world.items.values() if matches(terms, {"sku": i.sku, "id": _legacy(i.id)})]
-        return connection(items, **page)
+    def inventory_items(self, root, _info, **args):
+        return connection(self._inventory_items(root, **args), **args)
 
     def inventory_item(self, _root, _info, id):
         return self.world.items.get(id)
@@ -239,26 +273,37 @@ class Resolvers:
             )
         return [self.world.node(i) for i in ids]
 
+    def bulk_operation(self, _root, _info, id):
+        return self.world.bulk_operations.get(id)
+
+    def current_bulk_operation(self, _root, _info, type="QUERY"):
+        return self.world.current_bulk_operation() if type == "QUERY" else None
+
     # Location / InventoryItem
     def location_inventory_level(self, location, _info, inventoryItemId):
         return self.world.level(inventoryItemId, location.id)
 
-    def location_inventory_levels(self, location, _info, query=None, **page):
-        levels = [lv for (_, loc), lv in self.world.levels.items() if loc == location.id]
-        return connection(levels, **page)
+    def location_inventory_levels(self, location, _info, **args):
+        return connection(self._location_levels(location, **args), **args)
 
     def item_inventory_level(self, item: SimItem, _info, locationId):
         return self.world.level(item.id, locationId)
 
-    def item_inventory_levels(self, item: SimItem, _info, query=None, **page):
-        levels = [lv for (it, _), lv in self.world.levels.items() if it == item.id]
-        return connection(levels, **page)
+    def item_inventory_levels(self, item: SimItem, _info, **args):
+        return connection(self._item_levels(item, **args), **args)
 
     def item_variants(self, item: SimItem, _info, **page):
-        return connection([SimVariant(item)], **page)
+        return connection(self._item_variants(item), **page)
 
     def item_duplicate_sku_count(self, item: SimItem, _info):
         return len(self.world.items_with_sku(item.sku)) - 1
+
+    # BulkOperation
+    def bulk_url(self, op: SimBulkOperation, _info):
+        return self.world.bulk_url(op)
+
+    def bulk_partial_data_url(self, op: SimBulkOperation, _info):
+        return self.world.bulk_url(op, partial=True)
 
     # InventoryLevel
     def level_quantities(self, level: SimLevel, _info, names):
@@ -288,6 +333,36 @@ class Resolvers:
         except AdjustInputError as e:
             raise GraphQLError(str(e), extensions={"code": e.code}) from e
 
+    def bulk_operation_run_query(self, _root, _info, query, groupObjects=False):
+        """Check the query, then (within the per-shop limit) run it over the state as it is now."""
+        running = self.world.running_bulk_queries()
+        if len(running) >= self.world.bulk_query_limit:
+            return {
+                "bulkOperation": None,
+                "userErrors": [
+                    {
+                        "field": None,
+                        "message": (
+                            "A bulk query operation for this app and shop is already in progress: "
+                            f"{running[-1].id}."
+                        ),
+                        "code": "OPERATION_IN_PROGRESS",
+                    }
+                ],
+            }
+        try:
+            bulk = BulkQuery(self.schema, query, self.bulk_lists())
+        except BulkQueryInvalid as e:
+            return {
+                "bulkOperation": None,
+                "userErrors": [{"field": ["query"], "message": str(e), "code": "INVALID"}],
+            }
+        result, objects, roots = bulk.run()
+        return {
+            "bulkOperation": self.world.start_bulk_operation(query, result, objects, roots),
+            "userErrors": [],
+        }
+
     def wire(self, schema: GraphQLSchema) -> None:
         table = {
             ("QueryRoot", "locations"): self.locations,
@@ -299,6 +374,11 @@ class Resolvers:
             ("QueryRoot", "inventoryLevel"): self.inventory_level_by_id,
             ("QueryRoot", "node"): self.node,
             ("QueryRoot", "nodes"): self.nodes,
+            ("QueryRoot", "bulkOperation"): self.bulk_operation,
+            ("QueryRoot", "currentBulkOperation"): self.current_bulk_operation,
+            ("BulkOperation", "url"): self.bulk_url,
+            ("BulkOperation", "partialDataUrl"): self.bulk_partial_data_url,
+            ("Mutation", "bulkOperationRunQuery"): self.bulk_operation_run_query,
             ("Location", "inventoryLevel"): self.location_inventory_level,
             ("Location", "inventoryLevels"): self.location_inventory_levels,
             ("InventoryItem", "inventoryLevel"): self.item_inventory_level,
@@ -316,6 +396,23 @@ class Resolvers:
         for type_ in schema.type_map.values():
             if isinstance(type_, GraphQLInterfaceType):
                 type_.resolve_type = lambda obj, _info, _t: getattr(obj, "typename", None)
+        # Shopify's wire forms of its scalars: UnsignedInt64 as a string of digits, DateTime as ISO 8601 (Z)
+        for name, serialize in (("UnsignedInt64", _serialize_uint64), ("DateTime", _serialize_datetime)):
+            scalar = schema.get_type(name)
+            if isinstance(scalar, GraphQLScalarType):
+                for attr in ("coerce_output_value", "serialize"):  # graphql-core 3.3 / 3.2 names
+                    if hasattr(scalar, attr):
+                        setattr(scalar, attr, serialize)
+
+
+def _serialize_uint64(value: Any) -> str:
+    return str(int(value))
+
+
+def _serialize_datetime(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return str(value)
 
 
 # --- cost ------------------------------------------------------------------------------------------

@@ -30,6 +30,8 @@ PAGING = ["first", "after", "last", "before", "reverse"]
 # type name -> {field name -> argument names to keep (None: all)}; None for the whole type.
 KEEP: dict[str, dict[str, list[str] | None] | None] = {
     "QueryRoot": {
+        "bulkOperation": None,
+        "currentBulkOperation": None,
         "inventoryItem": None,
         "inventoryItems": [*PAGING, "query"],
         "inventoryLevel": None,
@@ -40,7 +42,7 @@ KEEP: dict[str, dict[str, list[str] | None] | None] = {
         "productVariant": None,
         "productVariants": [*PAGING, "query"],
     },
-    "Mutation": {"inventoryAdjustQuantities": None},
+    "Mutation": {"bulkOperationRunQuery": None, "inventoryAdjustQuantities": None},
     "Node": None,
     "DisplayableError": None,
     "PageInfo": None,
@@ -83,6 +85,16 @@ KEEP: dict[str, dict[str, list[str] | None] | None] = {
     "InventoryChange": None,
     "InventoryAdjustQuantitiesInput": None,
     "InventoryChangeInput": None,
+    "BulkOperation": None,
+    "BulkOperationRunQueryPayload": None,
+    "BulkOperationUserError": None,
+    "BulkOperationUserErrorCode": None,
+    "BulkOperationErrorCode": None,
+    "BulkOperationStatus": None,
+    "BulkOperationType": None,
+    "DateTime": None,
+    "URL": None,
+    "UnsignedInt64": None,
 }
 DIRECTIVES = {"idempotent"}
 

@@ -1,6 +1,7 @@
 """HTTP face of the Shopify simulator: `POST /admin/api/{version}/graphql.json` as Shopify serves it
-(access token, API version, cost extensions, THROTTLED, injected faults), plus `/control/*`
-endpoints for the scenario runner and tools.
+(access token, API version, cost extensions, THROTTLED, injected faults), the JSONL files of bulk
+operations (`GET /bulk/{id}.jsonl`, no access token, like Shopify's signed storage URLs), plus
+`/control/*` endpoints for the scenario runner and tools.
 """
 
 from __future__ import annotations
@@ -104,6 +105,20 @@ async def graphql_endpoint(request: web.Request) -> web.StreamResponse:
     return _json({**result, "extensions": _cost(prepared.cost, actual, world)})
 
 
+async def bulk_file(request: web.Request) -> web.StreamResponse:
+    """A bulk operation's result (`url`) or a failed one's `partialDataUrl` (`{id}-partial.jsonl`)."""
+    world = request.app[WORLD]
+    name = request.match_info["name"]
+    stem, partial = name.removesuffix("-partial"), name.endswith("-partial")
+    if world.bulk_download_failures > 0:
+        world.bulk_download_failures -= 1
+        return web.Response(status=503, text="Service Unavailable")
+    data = world.bulk_file(int(stem), partial=partial) if stem.isdigit() else None
+    if data is None:
+        return web.Response(status=404, text="NoSuchKey: The specified key does not exist.")
+    return web.Response(body=data, content_type="application/jsonl")
+
+
 async def control_adjust(request: web.Request) -> web.Response:
     world = request.app[WORLD]
     body = await request.json()
@@ -134,6 +149,7 @@ def build_app(world: ShopifyWorld) -> web.Application:
     app[WORLD] = world
     app[API] = ShopifyGraphQL(world)
     app.router.add_post("/admin/api/{version}/graphql.json", graphql_endpoint)
+    app.router.add_get("/bulk/{name}.jsonl", bulk_file)
     app.router.add_post("/control/adjust", control_adjust)
     app.router.add_post("/control/sale", control_sale)
     app.router.add_get("/control/state", control_state)
@@ -147,4 +163,6 @@ async def start(world: ShopifyWorld, host: str = "127.0.0.1", port: int = 0) -> 
     site = web.TCPSite(runner, host, port)
     await site.start()
     bound_port = runner.addresses[0][1]
-    return runner, f"http://{host}:{bound_port}"
+    base_url = f"http://{host}:{bound_port}"
+    world.base_url = world.base_url or base_url
+    return runner, base_url

@@ -1,7 +1,9 @@
 """The Shopify simulator's state: locations, product variants, inventory items and their quantities,
 and the semantics of `inventoryAdjustQuantities` as of API 2026-04 (idempotency keys, compare-and-
-swap, ledger documents, all-or-nothing). The GraphQL layer (`api.py`) and HTTP server (`server.py`)
-sit on top of it; the scenario runner drives staff edits and storefront sales through it.
+swap, ledger documents, all-or-nothing) and of bulk query operations (`SimBulkOperation`: CREATED →
+RUNNING → COMPLETED in real time, a JSONL file made from the state when the operation started).
+The GraphQL layer (`api.py`, `bulk.py`) and HTTP server (`server.py`) sit on top of it; the scenario
+runner drives staff edits and storefront sales through it.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import re
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from reconciler.clock import Clock
@@ -167,6 +170,81 @@ class StoredResult:
     stored_at: float
 
 
+BULK_ACTIVE = ("CREATED", "RUNNING", "CANCELING")
+BULK_FILES_KEPT = 5  # JSONL files of the most recent bulk operations the simulator keeps serving
+
+
+@dataclass
+class SimBulkOperation:
+    """A bulk query. Its result is computed when it starts (the state at start time); its status then
+    follows real time: CREATED for `running_after_s`, RUNNING until `done_after_s` (objectCount
+    growing), then COMPLETED — or FAILED with `fail_code` / CANCELED when asked to."""
+
+    id: str
+    legacy_id: int
+    query: str
+    created_at: datetime  # business time, for `createdAt`
+    started: float  # time.monotonic()
+    running_after_s: float
+    done_after_s: float
+    object_count_total: int = 0
+    root_object_count_total: int = 0
+    file_size_total: int = 0
+    fail_code: str | None = None  # FAILED with this errorCode once done
+    finished_at: datetime | None = None  # business time it completes (or fails)
+    cancel_requested_at: float | None = None
+    type: str = "QUERY"
+    typename: str = "BulkOperation"
+
+    def _elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    @property
+    def status(self) -> str:
+        elapsed = self._elapsed()
+        if self.cancel_requested_at is not None:
+            return "CANCELED" if time.monotonic() - self.cancel_requested_at >= 0.05 else "CANCELING"
+        if elapsed < self.running_after_s:
+            return "CREATED"
+        if elapsed < self.done_after_s:
+            return "RUNNING"
+        return "FAILED" if self.fail_code else "COMPLETED"
+
+    @property
+    def active(self) -> bool:
+        return self.status in BULK_ACTIVE
+
+    def _fraction(self) -> float:
+        status = self.status
+        if status == "COMPLETED":
+            return 1.0
+        if status == "CREATED":
+            return 0.0
+        span = max(1e-9, self.done_after_s - self.running_after_s)
+        fraction = min(1.0, max(0.0, (self._elapsed() - self.running_after_s) / span))
+        return fraction / 2 if self.fail_code else fraction  # a failing operation stops half-way
+
+    @property
+    def object_count(self) -> int:
+        return int(self.object_count_total * self._fraction())
+
+    @property
+    def root_object_count(self) -> int:
+        return int(self.root_object_count_total * self._fraction())
+
+    @property
+    def error_code(self) -> str | None:
+        return self.fail_code if self.status == "FAILED" else None
+
+    @property
+    def completed_at(self) -> datetime | None:
+        return self.finished_at if self.status == "COMPLETED" else None
+
+    @property
+    def file_size(self) -> int | None:
+        return self.file_size_total if self.status == "COMPLETED" and self.object_count_total else None
+
+
 @dataclass
 class RecordedRequest:
     operation: str | None
@@ -233,9 +311,27 @@ class ShopifyWorld:
         self.levels: dict[tuple[str, str], SimLevel] = {}
         self.roles: dict[str, str] = {}  # "fba" / "warehouse" -> location id
         self.groups: dict[str, SimGroup] = {}
+        self._levels_by_item: dict[str, list[SimLevel]] = {}
+        self._levels_by_location: dict[str, list[SimLevel]] = {}
+        self._items_by_sku: dict[str, list[SimItem]] = {}
+        # bulk query operations (real time, never scaled)
+        self.bulk_operations: dict[str, SimBulkOperation] = {}
+        self.bulk_files: dict[int, bytes] = {}  # legacy id -> JSONL (complete result)
+        self.bulk_query_limit = 5  # API 2026-01 and later: five bulk queries at a time per shop
+        self.bulk_running_after_s = 0.05
+        self.bulk_duration_s = 0.3  # real seconds from creation to COMPLETED
+        self.bulk_fail_next: list[str] = []  # errorCodes the next bulk operations fail with
+        self.bulk_download_failures = 0  # the next downloads of a bulk file answer 503
+        self.base_url: str | None = None  # where the server listens (bulk file URLs); set by `start`
         self._keys: dict[str, StoredResult] = {}
         self._in_flight: set[str] = set()
-        self._ids = {"Location": 70000, "InventoryItem": 40000, "ProductVariant": 50000, "Group": 90000}
+        self._ids = {
+            "Location": 70000,
+            "InventoryItem": 40000,
+            "ProductVariant": 50000,
+            "Group": 90000,
+            "BulkOperation": 3000000,
+        }
         self.request_count = 0
         self.mutation_count = 0
         self.applied_group_count = 0
@@ -310,6 +406,7 @@ class ShopifyWorld:
             legacy_id=legacy,
         )
         self.items[item.id] = item
+        self._items_by_sku.setdefault(sku, []).append(item)
         for role, quantities in (("fba", fba), ("warehouse", warehouse)):
             if role not in stocked_at or role not in self.roles:
                 continue
@@ -317,19 +414,36 @@ class ShopifyWorld:
             for name, qty in (quantities or {}).items():
                 level.stored[name] = int(qty)
             self.levels[(item.id, level.location.id)] = level
+            self._levels_by_item.setdefault(item.id, []).append(level)
+            self._levels_by_location.setdefault(level.location.id, []).append(level)
         return item
 
     # --- lookups ----------------------------------------------------------------------------------
 
     def find_item(self, sku: str) -> SimItem | None:
         """The first inventory item with this SKU (duplicates: the oldest)."""
-        return next((i for i in self.items.values() if i.sku == sku), None)
+        found = self._items_by_sku.get(sku)
+        return found[0] if found else None
 
     def items_with_sku(self, sku: str) -> list[SimItem]:
-        return [i for i in self.items.values() if i.sku == sku]
+        return list(self._items_by_sku.get(sku, ()))
 
     def level(self, item_id: str, location_id: str) -> SimLevel | None:
         return self.levels.get((item_id, location_id))
+
+    def levels_of_item(self, item_id: str) -> list[SimLevel]:
+        """Where the item is stocked, in the order the levels were made."""
+        return list(self._levels_by_item.get(item_id, ()))
+
+    def levels_at(self, location_id: str) -> list[SimLevel]:
+        return list(self._levels_by_location.get(location_id, ()))
+
+    def location_quantities(
+        self, location_id: str, names: tuple[str, ...] = QUERYABLE_NAMES
+    ) -> dict[str, dict[str, int]]:
+        """Inventory item gid -> quantity name -> quantity of every item stocked at the location (what a
+        bulk inventory snapshot of that location must show)."""
+        return {lv.item.id: {n: lv.get(n) for n in names} for lv in self.levels_at(location_id)}
 
     def location_for(self, role: str) -> SimLocation:
         if role not in self.roles:
@@ -343,6 +457,8 @@ class ShopifyWorld:
             return self.locations[gid]
         if gid in self.groups:
             return self.groups[gid]
+        if gid in self.bulk_operations:
+            return self.bulk_operations[gid]
         for item in self.items.values():
             if item.variant_id == gid:
                 return SimVariant(item)
@@ -405,6 +521,68 @@ class ShopifyWorld:
                 self.fault_count += 1
                 return fault.kind
         return None
+
+    # --- bulk query operations ----------------------------------------------------------------------
+
+    def running_bulk_queries(self) -> list[SimBulkOperation]:
+        return [op for op in self.bulk_operations.values() if op.active]
+
+    def current_bulk_operation(self) -> SimBulkOperation | None:
+        """The most recent bulk query (what `currentBulkOperation` answers)."""
+        return next(reversed(self.bulk_operations.values()), None)
+
+    def start_bulk_operation(self, query: str, result: bytes, objects: int, roots: int) -> SimBulkOperation:
+        """Record a bulk query whose result (JSONL) was computed now. The caller checks the limit."""
+        legacy = self._next_id("BulkOperation")
+        done_after_s = max(self.bulk_running_after_s, self.bulk_duration_s)
+        real_now = datetime.now(UTC)
+        op = SimBulkOperation(
+            id=f"gid://shopify/BulkOperation/{legacy}",
+            legacy_id=legacy,
+            query=query,
+            created_at=self.clock.now(real_now).astimezone(UTC).replace(microsecond=0),
+            started=time.monotonic(),
+            running_after_s=self.bulk_running_after_s,
+            done_after_s=done_after_s,
+            finished_at=self.clock.now(real_now + timedelta(seconds=done_after_s)).astimezone(UTC),
+            object_count_total=objects,
+            root_object_count_total=roots,
+            file_size_total=len(result),
+            fail_code=self.bulk_fail_next.pop(0) if self.bulk_fail_next else None,
+        )
+        self.bulk_operations[op.id] = op
+        self.bulk_files[legacy] = result
+        for old in sorted(self.bulk_files)[:-BULK_FILES_KEPT]:
+            del self.bulk_files[old]
+        return op
+
+    def cancel_bulk_operation(self, gid: str) -> SimBulkOperation:
+        op = self.bulk_operations[gid]
+        if op.active and op.cancel_requested_at is None:
+            op.cancel_requested_at = time.monotonic()
+        return op
+
+    def bulk_url(self, op: SimBulkOperation, *, partial: bool = False) -> str | None:
+        """`url` (COMPLETED with at least one object) or `partialDataUrl` (FAILED after some objects)."""
+        wanted = "FAILED" if partial else "COMPLETED"
+        if op.status != wanted or op.object_count == 0 or op.legacy_id not in self.bulk_files:
+            return None
+        base = self.base_url or f"https://{self.shop_domain}"
+        suffix = "-partial" if partial else ""
+        return f"{base}/bulk/{op.legacy_id}{suffix}.jsonl"
+
+    def bulk_file(self, legacy_id: int, *, partial: bool = False) -> bytes | None:
+        """The JSONL behind a bulk URL (a failed operation's partial file: its first objects)."""
+        data = self.bulk_files.get(legacy_id)
+        op = self.bulk_operations.get(f"gid://shopify/BulkOperation/{legacy_id}")
+        if data is None or op is None:
+            return None
+        if not partial:
+            return data if op.status == "COMPLETED" else None
+        if op.status != "FAILED":
+            return None
+        lines = data.splitlines(keepends=True)
+        return b"".join(lines[: op.object_count])
 
     # --- inventoryAdjustQuantities ------------------------------------------------------------------
 

@@ -1,0 +1,359 @@
+"""Activities of the full reconciliation: snapshot Amazon (the MYI report) and Shopify's FBA location (a
+bulk operation) into the ledger, compare them allowing for the effects not yet written, and hold a
+correction for every difference (never applied until a person approves it). Snapshots of 100,000
+SKUs stay in the ledger, never in a workflow history."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import delete, func
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+from temporalio import activity
+
+from activities.clients import Clients
+from activities.heartbeat import heartbeats
+from integrations.amazon import flat_reports
+from reconciler.clock import Clock
+from reconciler.config import Rules
+from reconciler.ledger.tables import (
+    DiscrepancyRecord,
+    Effect,
+    Hold,
+    ReconciliationRun,
+    ReportRequest,
+    SnapshotLevel,
+)
+from reconciler.messages import ReconcileSummary
+from reconciler.models import EffectState
+from reconciler.reconciliation import AmazonLevel, Discrepancy, ShopifyLevel, compare
+
+log = logging.getLogger("recon.reconcile")
+UNWRITTEN = [EffectState.PENDING, EffectState.HELD, EffectState.APPROVED, EffectState.IN_FLIGHT]
+
+
+class ReconcileActivities:
+    def __init__(self, engine: Engine, clients: Clients) -> None:
+        self._engine, self._clients = engine, clients
+
+    @activity.defn
+    @heartbeats
+    async def start_run(self, account: str, workflow_id: str) -> int:
+        with Session(self._engine) as s, s.begin():
+            run = ReconciliationRun(account=account, workflow_id=workflow_id)
+            s.add(run)
+            s.flush()
+            assert run.id is not None
+            return run.id
+
+    @activity.defn
+    @heartbeats
+    async def request_inventory_report(self, run_id: int, clock: Clock) -> int:
+        """The Amazon snapshot: stored before it is asked for, reused on retry."""
+        with Session(self._engine) as s, s.begin():
+            run = s.get(ReconciliationRun, run_id)
+            assert run is not None
+            existing = s.exec(
+                select(ReportRequest).where(ReportRequest.stream == f"inventory:{run_id}")
+            ).first()
+            if existing is None:
+                now = clock.now()
+                existing = ReportRequest(
+                    account=run.account,
+                    stream=f"inventory:{run_id}",
+                    report_type=flat_reports.INVENTORY_REPORT,
+                    data_start=now,
+                    data_end=now,
+                    state="requesting",
+                )
+                s.add(existing)
+                s.flush()
+            request_id, account, state = existing.id, run.account, existing.state
+            start = existing.data_start
+        assert request_id is not None
+        if state == "requesting":
+            report_id = await self._clients.amazon(account).create_report(
+                flat_reports.INVENTORY_REPORT, start, start
+            )
+            with Session(self._engine) as s, s.begin():
+                r = s.get(ReportRequest, request_id)
+                assert r is not None
+                r.report_id, r.state = report_id, "requested"
+        return request_id
+
+    @activity.defn
+    @heartbeats
+    async def store_amazon_snapshot(self, run_id: int, request_id: int) -> int:
+        with Session(self._engine) as s:
+            request = s.get(ReportRequest, request_id)
+            assert request is not None
+            account, document_id, snapshot_at = request.account, request.document_id, request.data_end
+        text = await self._clients.amazon(account).download_document(document_id) if document_id else ""
+        rows, issues = (
+            await asyncio.to_thread(flat_reports.parse_inventory_report, text) if text else ([], [])
+        )
+
+        def store() -> int:
+            with Session(self._engine) as s, s.begin():
+                s.execute(
+                    delete(SnapshotLevel).where(
+                        col(SnapshotLevel.run_id) == run_id, col(SnapshotLevel.source) == "amazon"
+                    )
+                )
+                s.add_all(
+                    SnapshotLevel(
+                        run_id=run_id,
+                        source="amazon",
+                        sku=r.msku,
+                        available=r.fulfillable,
+                        reserved=r.reserved,
+                        damaged=r.unsellable,
+                    )
+                    for r in rows
+                )
+                run = s.get(ReconciliationRun, run_id)
+                assert run is not None
+                run.amazon_rows, run.snapshot_at = len(rows), snapshot_at
+                request = s.get(ReportRequest, request_id)
+                assert request is not None
+                request.state = "ingested"
+            return len(rows)
+
+        if issues:
+            log.warning("inventory report lines not read", extra={"run_id": run_id, "issues": len(issues)})
+        return await asyncio.to_thread(store)
+
+    @activity.defn
+    @heartbeats
+    async def store_shopify_snapshot(self, run_id: int) -> int:
+        with Session(self._engine) as s:
+            run = s.get(ReconciliationRun, run_id)
+            assert run is not None
+            account = self._clients.settings.account(run.account)
+        location_id = await self._clients.location_id(account.shop, account.fba_location)
+        levels = await self._clients.shopify(account.shop).location_snapshot(
+            location_id, on_progress=lambda n: activity.heartbeat(f"{n} objects")
+        )
+
+        def store() -> int:
+            with Session(self._engine) as s, s.begin():
+                s.execute(
+                    delete(SnapshotLevel).where(
+                        col(SnapshotLevel.run_id) == run_id, col(SnapshotLevel.source) == "shopify"
+                    )
+                )
+                s.add_all(
+                    SnapshotLevel(
+                        run_id=run_id,
+                        source="shopify",
+                        sku=lv.sku,
+                        inventory_item_id=lv.inventory_item_id,
+                        available=lv.quantities.get("available", 0),
+                        damaged=lv.quantities.get("damaged", 0),
+                    )
+                    for lv in levels
+                    if lv.sku
+                )
+                r = s.get(ReconciliationRun, run_id)
+                assert r is not None
+                r.shopify_rows = len(levels)
+            return len(levels)
+
+        return await asyncio.to_thread(store)
+
+    @activity.defn
+    @heartbeats
+    async def compare_and_hold(self, run_id: int, rules: Rules) -> ReconcileSummary:
+        """Every difference recorded and explained, and held as a correction for a person to approve."""
+        settings = self._clients.settings
+        with Session(self._engine) as s:
+            run = s.get(ReconciliationRun, run_id)
+            assert run is not None
+            account = settings.account(run.account)
+        shop = settings.shop(account.shop)
+        location_id = await self._clients.location_id(account.shop, account.fba_location)
+
+        def work() -> ReconcileSummary:
+            with Session(self._engine) as s, s.begin():
+                levels = s.exec(select(SnapshotLevel).where(SnapshotLevel.run_id == run_id)).all()
+                amazon = [
+                    AmazonLevel(
+                        msku=lv.sku, fulfillable=lv.available, reserved=lv.reserved, unsellable=lv.damaged
+                    )
+                    for lv in levels
+                    if lv.source == "amazon"
+                ]
+                shopify = {
+                    lv.sku: ShopifyLevel(
+                        sku=lv.sku,
+                        inventory_item_id=lv.inventory_item_id,
+                        available=lv.available,
+                        damaged=lv.damaged,
+                    )
+                    for lv in levels
+                    if lv.source == "shopify"
+                }
+                unwritten = {
+                    (sku, name): int(total)
+                    for sku, name, total in s.exec(
+                        select(Effect.shopify_sku, Effect.name, func.sum(Effect.delta))
+                        .where(
+                            Effect.shop == account.shop,
+                            Effect.location_id == location_id,
+                            col(Effect.state).in_(UNWRITTEN),
+                        )
+                        .group_by(Effect.shopify_sku, Effect.name)
+                    ).all()
+                }
+                diffs = compare(
+                    amazon,
+                    shopify,
+                    account.sku_map.resolve,
+                    unwritten,
+                    track_unfulfillable=rules.track_unfulfillable,
+                )
+                held = 0
+                for d in diffs:
+                    effect_id = self._hold_correction(
+                        s, run_id, account.name, account.shop, location_id, shopify.get(d.sku), d
+                    )
+                    held += effect_id is not None
+                    s.add(
+                        DiscrepancyRecord(
+                            run_id=run_id,
+                            account=account.name,
+                            sku=d.sku,
+                            location=d.location,
+                            name=d.name,
+                            amazon=d.amazon,
+                            shopify=d.shopify,
+                            expected_shopify=d.expected_shopify,
+                            difference=d.difference,
+                            explanation=d.explanation,
+                            effect_id=effect_id,
+                        )
+                    )
+                csv_path, md_path = write_reports(settings.reports_dir, run_id, account.name, diffs)
+                run = s.get(ReconciliationRun, run_id)
+                assert run is not None
+                run.state, run.discrepancies, run.corrections_held = "compared", len(diffs), held
+                run.report_csv, run.report_md, run.finished_at = (
+                    str(csv_path),
+                    str(md_path),
+                    datetime.now(UTC),
+                )
+                summary = ReconcileSummary(
+                    run_id=run_id,
+                    account=account.name,
+                    amazon_rows=run.amazon_rows,
+                    shopify_rows=run.shopify_rows,
+                    discrepancies=len(diffs),
+                    corrections_held=held,
+                    report_csv=str(csv_path),
+                    report_md=str(md_path),
+                )
+            log.info(
+                "reconciliation compared",
+                extra={
+                    "account": account.name,
+                    "run_id": run_id,
+                    "discrepancies": len(diffs),
+                    "held": held,
+                    "report": str(md_path),
+                    "shop": shop.name,
+                },
+            )
+            return summary
+
+        return await asyncio.to_thread(work)
+
+    @staticmethod
+    def _hold_correction(
+        s: Session,
+        run_id: int,
+        account: str,
+        shop: str,
+        location_id: str,
+        level: ShopifyLevel | None,
+        d: Discrepancy,
+    ) -> int | None:
+        if level is None or not level.inventory_item_id:
+            return None  # not stocked at the FBA location in Shopify: reported, nothing to correct
+        doc = None if d.name == "available" else f"gid://fba-reconciler/Reconciliation/{run_id}"
+        effect = Effect(
+            key=f"reconcile:{run_id}:{d.sku}:{d.name}",
+            shop=shop,
+            account=account,
+            kind="correction",
+            msku=d.msku,
+            shopify_sku=d.sku,
+            inventory_item_id=level.inventory_item_id,
+            location="fba",
+            location_id=location_id,
+            name=d.name,
+            reason="correction",
+            ledger_document_uri=doc,
+            delta=-d.difference,
+            state=EffectState.HELD,
+        )
+        s.add(effect)
+        s.flush()
+        hold = Hold(
+            shop=shop,
+            kind="correction",
+            effect_id=effect.id,
+            why=f"full reconciliation {run_id}: Shopify shows {d.shopify} {d.name} of {d.sku} at fba, "
+            f"expected {d.expected_shopify} ({d.difference:+d}); approve to set it right",
+        )
+        s.add(hold)
+        s.flush()
+        effect.hold_id = hold.id
+        return effect.id
+
+
+def write_reports(folder: Path, run_id: int, account: str, diffs: list[Discrepancy]) -> tuple[Path, Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = folder / f"reconciliation-{account}-{run_id}"
+    csv_path, md_path = stem.with_suffix(".csv"), stem.with_suffix(".md")
+    with csv_path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(
+            ["sku", "location", "name", "amazon", "shopify", "expected_shopify", "difference", "explanation"]
+        )
+        for d in diffs:
+            w.writerow(
+                [
+                    d.sku,
+                    d.location,
+                    d.name,
+                    d.amazon,
+                    d.shopify,
+                    d.expected_shopify,
+                    d.difference,
+                    d.explanation,
+                ]
+            )
+    lines = [
+        f"# Full reconciliation {run_id} — account {account}",
+        "",
+        f"{len(diffs)} difference(s); each is held as a correction until a person approves it "
+        "(`starter.py holds list`, `starter.py approve ID`).",
+        "",
+    ]
+    if diffs:
+        lines += [
+            "| SKU | location | name | Amazon | Shopify | expected | difference | explanation |",
+            "| --- | --- | --- | ---: | ---: | ---: | ---: | --- |",
+        ]
+        lines += [
+            f"| {d.sku} | {d.location} | {d.name} | {d.amazon} | {d.shopify} | {d.expected_shopify} | "
+            f"{d.difference:+d} | {d.explanation} |"
+            for d in diffs
+        ]
+    md_path.write_text("\n".join(lines) + "\n")
+    return csv_path, md_path
