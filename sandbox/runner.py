@@ -98,6 +98,7 @@ class DemoRun:
         self.worker: subprocess.Popen[bytes] | None = None
         self.clock: Clock | None = None
         self.notes: list[str] = []
+        self.reconciliations: list[Any] = []
         self._runners: list[Any] = []
 
     # --- set-up ------------------------------------------------------------------------------------
@@ -313,6 +314,7 @@ class DemoRun:
                 lambda: control.start_reconciliation(self.client, self.settings, self.account), "reconcile"
             )
             summary = await handle.result()
+            self.reconciliations.append(summary)
             log.info("full reconciliation %s: %s differences", summary.run_id, summary.discrepancies)
         elif t == "removal_received":
             await self.quiet()
@@ -554,6 +556,11 @@ async def run_demo(
             f"Cases: {len(result['cases'])} ({sum(c['state'] != 'closed' for c in result['cases'])} open), "
             f"{len(due)} with a claim due{': ' + ', '.join(due[:5]) if due else ''}; alerts: {', '.join(kinds) or 'none'}."
         )
+        for r in run.reconciliations:
+            printer(
+                f"Full reconciliation {r.run_id}: {r.amazon_rows} Amazon rows vs {r.shopify_rows} Shopify levels, "
+                f"{r.discrepancies} differences, {r.corrections_held} corrections held; report {r.report_md}"
+            )
         printer(f"Result: {out}")
         if linger_s > 0:
             printer(f"The Temporal UI stays up at {run.temporal.ui_url} for {linger_s:g} s (Ctrl-C to stop).")

@@ -234,6 +234,9 @@ def generate(n_skus: int = 60, days: int = 14, seed: int = 7, orders_per_day: in
             "refund_day": 3.2,
         },
     ]
+    # The weekly check, once the fortnight's movements are in: a full reconciliation finds the manual
+    # edit of SKU-010 (and the Amazon-only SKU-003) and holds a correction for a person.
+    events.append({"day": days + 0.6, "type": "full_reconciliation"})
     fba("SKU-030", "available", -5)
     stock["SKU-030"]["warehouse"]["available"] += 5
     fba("SKU-031", "available", -1)
