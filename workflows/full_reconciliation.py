@@ -14,8 +14,8 @@ from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.reconcile import ReconcileActivities
-    from activities.sync import SyncActivities
     from reconciler.messages import ReconcileInput, ReconcileSummary
+    from workflows.reports import await_report
 
 HEARTBEAT = timedelta(seconds=15)
 
@@ -61,19 +61,7 @@ class FullReconciliationWorkflow:
             heartbeat_timeout=HEARTBEAT,
             retry_policy=retry,
         )
-        poll = RetryPolicy(
-            initial_interval=timedelta(seconds=min(5, inp.clock.day_length / 20 + 0.5)),
-            backoff_coefficient=1.0,
-            maximum_interval=timedelta(seconds=30),
-        )
-        status = await workflow.execute_activity_method(
-            SyncActivities.await_report,
-            request_id,
-            start_to_close_timeout=timedelta(minutes=1),
-            heartbeat_timeout=HEARTBEAT,
-            schedule_to_close_timeout=timedelta(hours=4),
-            retry_policy=poll,
-        )
+        status = await await_report(request_id, inp.clock, "await inventory report")
         if status == "FATAL":
             raise ApplicationError(
                 "Amazon's inventory report failed (FATAL); run the reconciliation again", non_retryable=True

@@ -18,6 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.sync import SyncActivities
     from reconciler.messages import CycleRecord, CycleSummary, StreamOutcome, StreamRequest, SyncCycleInput
     from reconciler.models import ShipmentsSource
+    from workflows.reports import await_report
 
 # Activities heartbeat every few seconds: a killed worker's activity is retried within this.
 HEARTBEAT = timedelta(seconds=15)
@@ -91,21 +92,7 @@ class SyncCycleWorkflow:
         )
         if request_id is None:
             return StreamOutcome(stream=name, skipped="read too recently")
-        # Polls through activity retries with backoff 1.
-        poll = RetryPolicy(
-            initial_interval=timedelta(seconds=min(5, stream.clock.day_length / 20 + 0.5)),
-            backoff_coefficient=1.0,
-            maximum_interval=timedelta(seconds=30),
-        )
-        status = await workflow.execute_activity_method(
-            SyncActivities.await_report,
-            request_id,
-            start_to_close_timeout=timedelta(minutes=1),
-            heartbeat_timeout=HEARTBEAT,
-            schedule_to_close_timeout=timedelta(hours=4),
-            retry_policy=poll,
-            summary=f"await {name} report",
-        )
+        status = await await_report(request_id, stream.clock, f"await {name} report")
         if status == "FATAL":
             return StreamOutcome(stream=name, status="fatal")
         return await workflow.execute_activity_method(
