@@ -12,6 +12,7 @@ Examples:
   python starter.py status
   python starter.py reconcile --account us     # full reconciliation: differences held for approval
   python starter.py quarantine list
+  python starter.py alerts list --since 48 --kind claim_due
 
 Exit codes: 0 done, 1 the operation failed, 2 bad usage or configuration.
 """
@@ -441,6 +442,31 @@ async def cmd_removal(args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_alerts(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime, timedelta
+
+    from ops.alert_delivery import list_alerts
+    from reconciler.ledger.db import make_engine
+
+    settings = _settings(args)
+    engine = make_engine(settings.ledger_url)
+    since = datetime.now(UTC) - timedelta(hours=args.since) if args.since else None
+    rows = list_alerts(engine, since=since, kind=args.kind)
+    table = Table("id", "raised", "kind", "account", "key", "delivered", "message")
+    for r in rows:
+        table.add_row(
+            str(r["id"]),
+            r["created_at"][:19].replace("T", " "),
+            r["kind"],
+            r["account"] or "",
+            r["key"],
+            r["delivered_at"][:19].replace("T", " ") if r["delivered_at"] else "[yellow]pending[/yellow]",
+            r["message"],
+        )
+    _print(args, rows, table)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="starter.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -512,6 +538,20 @@ def build_parser() -> argparse.ArgumentParser:
     rr.add_argument("--tracking", help="the shipment's tracking number, when known")
     rr.add_argument("--account")
     rr.add_argument("--by", default=os.environ.get("USER", "warehouse"))
+    al = sub.add_parser("alerts", help="alerts recorded in the ledger and whether they were delivered")
+    al_sub = al.add_subparsers(dest="action", required=True)
+    alist = al_sub.add_parser("list", help="list alerts, oldest first")
+    alist.add_argument(
+        "--since",
+        type=float,
+        default=24,
+        metavar="HOURS",
+        help="raised in the last HOURS (default 24; 0: all)",
+    )
+    alist.add_argument("--kind", help="only this kind, e.g. claim_due, large_delta, report_fatal")
+    alist.add_argument(
+        "--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output"
+    )
     q = sub.add_parser("quarantine", help="input that could not be used yet")
     q.add_argument("action", choices=["list", "retry"])
     q.add_argument("--account")
@@ -531,6 +571,7 @@ def main(argv: list[str] | None = None) -> int:
         "holds": cmd_holds,
         "status": cmd_status,
         "quarantine": cmd_quarantine,
+        "alerts": cmd_alerts,
         "cases": cmd_cases,
         "removal": cmd_removal,
         "reconcile": cmd_reconcile,

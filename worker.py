@@ -15,13 +15,14 @@ import signal
 import sys
 from datetime import timedelta
 
+from sqlalchemy.engine import Engine
 from temporalio.client import Client
 from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 from activities.clients import Clients
 from activities.registry import all_workflows, build_activities
-from ops import control, logs
+from ops import alert_delivery, control, logs
 from ops import metrics as recon_metrics
 from ops.temporal import connect, ensure_search_attributes
 from reconciler.config import ConfigError, Settings, load_settings
@@ -84,18 +85,33 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
         },
     )
     refresher = asyncio.create_task(_refresh_gate_metrics(client, settings, stop)) if metrics_server else None
+    alerts = _start_alert_delivery(settings, engine, stop)
     try:
         async with worker:
             await stop.wait()
             log.info("worker stopping")
     finally:
-        if refresher is not None:
-            refresher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await refresher
+        for task in (refresher, alerts):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if metrics_server is not None:
             metrics_server.shutdown()
         await clients.aclose()
+
+
+def _start_alert_delivery(
+    settings: Settings, engine: Engine, stop: asyncio.Event
+) -> asyncio.Task[None] | None:
+    """Deliver alerts (ops/alert_delivery.py) beside the worker. A webhook configured without its secret
+    turns delivery off with an error: the alerts wait in the ledger until the worker restarts fixed."""
+    try:
+        dispatcher = alert_delivery.build_dispatcher(settings, engine)
+    except ConfigError as e:
+        log.error("alert delivery is off; alerts stay undelivered in the ledger", extra={"error": str(e)})
+        return None
+    return asyncio.create_task(dispatcher.run(stop), name="alert-delivery")
 
 
 GATE_METRICS_INTERVAL_S = 30.0

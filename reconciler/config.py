@@ -153,6 +153,20 @@ class TemporalConfig(BaseModel):
     ui_url: str = "http://127.0.0.1:8233"
 
 
+class AlertsConfig(BaseModel):
+    """Alert delivery (ops/alert_delivery.py): every alert goes to the log; to a Slack-compatible
+    webhook too when `webhook_url_env` names the variable (or secrets-file key) holding its URL."""
+
+    model_config = ConfigDict(extra="forbid")
+    webhook_url_env: str | None = Field(
+        default=None, min_length=1, description="environment variable holding the webhook URL (a secret)"
+    )
+    cooldown_minutes: float = Field(
+        default=60, ge=0, description="the same kind and key is not sent again within this (real) time"
+    )
+    poll_seconds: float = Field(default=10, gt=0, description="real seconds between delivery passes")
+
+
 class Settings(BaseSettings):
     """The whole configuration. Environment variables `RECON_…` (nested with `__`) override the file."""
 
@@ -185,6 +199,7 @@ class Settings(BaseSettings):
         le=65535,
         description="port of the worker's Prometheus /metrics endpoint (ops/metrics.py); 0 or None: off",
     )
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     secrets_file: Path | None = None
     reports_dir: Path = Field(
         default=Path("var/reports"), description="where reconciliation reports are written"

@@ -230,6 +230,9 @@ class Alert(SQLModel, table=True):
     account: str | None = None
     message: str
     created_at: datetime = Field(default_factory=utcnow)
+    # Set by the worker's dispatcher (ops/alert_delivery.py) once the sinks have it, or once the
+    # cool-down suppressed it; NULL: not delivered yet.
+    delivered_at: datetime | None = Field(default=None, index=True)
 
 
 class CycleRun(SQLModel, table=True):
