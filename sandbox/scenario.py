@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 AMAZON_EVENTS = {
     "order_shipped",
@@ -96,6 +96,7 @@ class Scenario(BaseModel):
     catalog: list[CatalogItem]
     events: list[ScenarioEvent] = Field(default_factory=list)
     expect: dict[str, Any] = Field(default_factory=dict)
+    _by_sku: dict[str, CatalogItem] | None = PrivateAttr(default=None)
 
     @classmethod
     def load(cls, path: str | Path) -> Scenario:
@@ -120,7 +121,12 @@ class Scenario(BaseModel):
         return max((e.day for e in self.events), default=0.0)
 
     def item(self, sku: str) -> CatalogItem | None:
-        return next((c for c in self.catalog if c.sku == sku), None)
+        # An index, built once: the simulators look SKUs up per row of 100,000-SKU reports.
+        if self._by_sku is None or len(self._by_sku) != len(self.catalog):
+            self._by_sku = {}
+            for c in self.catalog:
+                self._by_sku.setdefault(c.sku, c)
+        return self._by_sku.get(sku)
 
 
 class Fault(BaseModel):
