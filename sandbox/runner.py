@@ -358,10 +358,10 @@ class DemoRun:
                 seen = {r.case_id: r.evidence_seen for r in s.exec(select(CaseRecord)).all()}
             return unsignalled == 0 and all(seen.get(case, -1) >= n for case, n in counts.items())
 
+        await self._wait(cases_settled, timeout_s, "every case to evaluate its evidence")
         status = await self._rpc(lambda: control.gate_status(self.client, SHOP), "gate status")
         if status.paused:
-            await self._wait(cases_settled, timeout_s, "every case to evaluate its evidence")
-            return
+            return  # paused: pending effects wait for resume, by design
 
         async def gate_idle() -> bool:
             with Session(self.engine) as s:
@@ -373,7 +373,6 @@ class DemoRun:
                 ).one()
             return busy == 0 and open_attempts == 0
 
-        await self._wait(cases_settled, timeout_s, "every case to evaluate its evidence")
         await self._rpc(lambda: control.wake_gate(self.client, self.settings, SHOP), "wake gate")
         await self._wait(gate_idle, timeout_s, "the gate to write every pending effect")
 
