@@ -25,7 +25,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
@@ -41,8 +40,8 @@ from reconciler.ledger.db import make_engine
 from reconciler.ledger.ingest import IngestContext, IngestResult, ResolvedSku, ingest_ledger_read
 from reconciler.ledger.tables import Effect, LedgerSourceRow, Movement, QuarantinedInput
 from reconciler.models import LedgerParseResult, LedgerRow
+from tests.ledger_helpers import PG_URL, postgres_schema_engine
 
-PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 FIRST_DAY = date(2026, 3, 1)
 DAYS = 7
 FULFILMENT_CENTRES = ["PHX7", "ONT8", "LGB8", "SBD1", "MDW2", "BFI4", "TEB9", "CLT2", "DFW6", "ABE8"]
@@ -224,18 +223,8 @@ def fresh_engine(kind: str) -> Iterator[Engine]:
             engine.dispose()
             shutil.rmtree(d, ignore_errors=True)
         return
-    import psycopg
-
-    schema = f"bench_{uuid.uuid4().hex[:16]}"
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    engine = make_engine(f"{PG_URL}?options=-csearch_path%3D{schema}")
-    try:
+    with postgres_schema_engine("bench") as engine:
         yield engine
-    finally:
-        engine.dispose()
-        with psycopg.connect(PG_URL, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 def pg_reachable() -> str | None:

@@ -52,7 +52,14 @@ def ledger_engine(kind: str, tmp_path: Path) -> Iterator[Engine]:
     problem = _pg_unreachable()
     if problem:
         pytest.skip(problem)
-    schema = f"t_{uuid.uuid4().hex[:16]}"
+    with postgres_schema_engine("t") as engine:
+        yield engine
+
+
+@contextmanager
+def postgres_schema_engine(prefix: str) -> Iterator[Engine]:
+    """A ledger in a fresh PostgreSQL schema of its own, dropped afterwards (tests and benchmarks)."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:16]}"
     with psycopg.connect(PG_URL, autocommit=True) as conn:
         conn.execute(f"CREATE SCHEMA {schema}")
     engine = make_engine(f"{PG_URL}?options=-csearch_path%3D{schema}")
