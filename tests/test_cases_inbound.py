@@ -4,19 +4,18 @@ reimbursement window, claim."""
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from reconciler.cases import CaseEffect, Evidence, evaluate_inbound
 from reconciler.config import Rules
 from reconciler.models import LocationRole, QuantityName, ShopifyReason
+from tests.case_helpers import d, reimbursement_for
 
-T0 = datetime(2026, 10, 1, tzinfo=UTC)
 CASE = "inbound:us:FBA17ABCDE12"
 RULES = Rules(reimbursement_window_days=30, claim_window_days=60)
 
 
-def d(x: float) -> datetime:
-    return T0 + timedelta(days=x)
+reimbursed = partial(reimbursement_for, reason="Lost_Inbound")
 
 
 def item(at: float, status: str, shipped: int, received: int = 0, sku: str = "BAG-BLK") -> Evidence:
@@ -25,21 +24,6 @@ def item(at: float, status: str, shipped: int, received: int = 0, sku: str = "BA
         key=f"item:{sku}:{at}",
         occurred_at=d(at),
         data={"sku": sku, "status": status, "quantity_shipped": shipped, "quantity_received": received},
-    )
-
-
-def reimbursed(rid: str, at: float, cash: int, amount: float | None = None) -> Evidence:
-    return Evidence(
-        kind="reimbursement",
-        key=f"reimb:{rid}",
-        occurred_at=d(at),
-        data={
-            "reimbursement_id": rid,
-            "quantity_cash": cash,
-            "quantity_inventory": 0,
-            "amount_total": amount,
-            "reason": "Lost_Inbound",
-        },
     )
 
 
@@ -97,14 +81,14 @@ def test_scenario_04_through_its_life():
 
 
 def test_a_lost_inbound_reimbursement_settles_the_shortage():
-    v = evaluate_inbound(CASE, [*SCENARIO, reimbursed("R1", 20, 2, 31.0)], d(35), RULES)
+    v = evaluate_inbound(CASE, [*SCENARIO, reimbursed("R1", 20, 2, amount=31.0)], d(35), RULES)
     assert v.closed and v.state == "closed" and not v.claim_due and v.alerts == []
     assert v.details.endswith("short by 2, 2 reimbursed, settled")
     # late, after the claim became due: closes too
     v = evaluate_inbound(CASE, [*SCENARIO, reimbursed("R1", 40, 2)], d(41), RULES)
     assert v.closed and not v.claim_due
     # partly: 1 unit owed, priced from the reimbursement
-    v = evaluate_inbound(CASE, [*SCENARIO, reimbursed("R1", 20, 1, 15.5)], d(35), RULES)
+    v = evaluate_inbound(CASE, [*SCENARIO, reimbursed("R1", 20, 1, amount=15.5)], d(35), RULES)
     assert v.owed_units == 1 and v.owed_amount == 15.5 and v.state == "claim_due"
 
 

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from reconciler.cases import Evidence, evaluate_lost
 from reconciler.config import Rules
+from tests.case_helpers import d, reimbursement_for
 
-T0 = datetime(2026, 10, 1, tzinfo=UTC)
 CASE = "lost:us:X00TEEM001"
 RULES = Rules(lost_research_days=30, claim_window_days=60)
 
 
-def d(x: float) -> datetime:
-    return T0 + timedelta(days=x)
+reimbursed = partial(reimbursement_for, reason="Lost_Warehouse")
 
 
 def lost(key: str, at: float, q: int) -> Evidence:
@@ -23,23 +22,6 @@ def lost(key: str, at: float, q: int) -> Evidence:
 
 def found(key: str, at: float, q: int) -> Evidence:
     return Evidence(kind="found", key=key, occurred_at=d(at), quantity=q, data={"reason": "F"})
-
-
-def reimbursed(
-    rid: str, at: float, cash: int = 0, inventory: int = 0, amount: float | None = None
-) -> Evidence:
-    return Evidence(
-        kind="reimbursement",
-        key=f"reimb:{rid}",
-        occurred_at=d(at),
-        data={
-            "reimbursement_id": rid,
-            "quantity_cash": cash,
-            "quantity_inventory": inventory,
-            "amount_total": amount,
-            "reason": "Lost_Warehouse",
-        },
-    )
 
 
 BASIC = [lost("L1", 0, 3), found("F1", 5, 1), reimbursed("R1", 10, cash=1, amount=12.5)]

@@ -4,21 +4,16 @@ auto-receive, short receipts, disposals; effect keys stable across re-evaluation
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime, timedelta
 
 from reconciler.cases import CaseEffect, Evidence, evaluate_removal
 from reconciler.config import Rules
 from reconciler.models import LocationRole, QuantityName, ShopifyReason
+from tests.case_helpers import d
 
-T0 = datetime(2026, 10, 1, tzinfo=UTC)
 CASE = "removal:us:RMV-0001"
 TRACK = "1Z999AA10123456784"
 RULES = Rules(removal_overdue_days=14)
 W = LocationRole.WAREHOUSE
-
-
-def d(x: float) -> datetime:
-    return T0 + timedelta(days=x)
 
 
 def detail(

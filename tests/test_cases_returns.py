@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from reconciler.cases import Evidence, evaluate_return
 from reconciler.config import Rules
+from tests.case_helpers import d, reimbursement_for
 
-T0 = datetime(2026, 10, 1, tzinfo=UTC)
 CASE = "return:us:113-1000001-0000001:TEE-M"
 RULES = Rules(return_window_days=45, reimbursement_window_days=30, claim_window_days=60)
 
 
-def d(x: float) -> datetime:
-    return T0 + timedelta(days=x)
+reimbursement = partial(reimbursement_for, reason="CustomerReturn")
 
 
 def refund(n: int, at: float = 2.0, q: int = 1) -> Evidence:
@@ -30,23 +29,6 @@ def graded(lpn: str, disposition: str, at: float, q: int = 1, key: str | None = 
         occurred_at=d(at),
         quantity=q,
         data={"lpn": lpn, "disposition": disposition},
-    )
-
-
-def reimbursement(
-    rid: str, at: float, cash: int = 0, inventory: int = 0, amount: float | None = None
-) -> Evidence:
-    return Evidence(
-        kind="reimbursement",
-        key=f"reimb:{rid}",
-        occurred_at=d(at),
-        data={
-            "reimbursement_id": rid,
-            "quantity_cash": cash,
-            "quantity_inventory": inventory,
-            "amount_total": amount,
-            "reason": "CustomerReturn",
-        },
     )
 
 
