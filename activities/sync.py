@@ -16,11 +16,11 @@ from temporalio.exceptions import ApplicationError
 
 from activities.clients import Clients
 from activities.heartbeat import heartbeats
-from integrations.amazon import flat_reports
+from integrations.amazon import flat_reports, ledger_report
 from integrations.amazon.errors import ReportFormatError
 from integrations.amazon.ledger_report import parse_ledger_report
 from ops import metrics
-from reconciler.clock import Clock, as_utc
+from reconciler.clock import as_utc
 from reconciler.config import Rules
 from reconciler.evidence import (
     EvidenceIn,
@@ -51,7 +51,7 @@ from reconciler.models import LedgerParseResult
 
 log = logging.getLogger("recon.sync")
 
-LEDGER_REPORT = "GET_LEDGER_DETAIL_VIEW_DATA"
+LEDGER_REPORT = ledger_report.REPORT_TYPE
 FATAL_ALERT_AFTER = 3
 REPORT_TYPES = {
     "ledger": LEDGER_REPORT,
@@ -538,7 +538,3 @@ def _fatal_streak(s: Session, account: str, stream: str) -> int:
             break
         streak += 1
     return streak
-
-
-def business_now(clock: Clock) -> datetime:
-    return clock.now()

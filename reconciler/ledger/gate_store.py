@@ -5,7 +5,6 @@ only a response closes it (ARCHITECTURE §5)."""
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -414,7 +413,3 @@ def open_holds(engine: Engine, shop: str | None = None) -> list[tuple[Hold, Effe
         for h in s.exec(stmt).all():
             out.append((h, s.get(Effect, h.effect_id) if h.effect_id is not None else None))
         return out
-
-
-def outcome_json(outcome: AdjustOutcome) -> str:
-    return json.dumps(outcome.model_dump(), sort_keys=True)
