@@ -21,6 +21,7 @@ from activities.heartbeat import heartbeats
 from integrations.amazon import flat_reports
 from reconciler.clock import Clock
 from reconciler.config import Rules
+from reconciler.ledger.alerts import raise_alert
 from reconciler.ledger.tables import (
     DiscrepancyRecord,
     Effect,
@@ -176,8 +177,9 @@ class ReconcileActivities:
 
     @activity.defn
     @heartbeats
-    async def compare_and_hold(self, run_id: int, rules: Rules) -> ReconcileSummary:
-        """Every difference recorded and explained, and held as a correction for a person to approve."""
+    async def compare_and_hold(self, run_id: int, rules: Rules, shadow: bool = False) -> ReconcileSummary:
+        """Every difference recorded and explained, and held as a correction for a person to approve.
+        A shadow run records and reports the same, and holds nothing: the report is the preview."""
         settings = self._clients.settings
         with Session(self._engine) as s:
             run = s.get(ReconciliationRun, run_id)
@@ -227,8 +229,12 @@ class ReconcileActivities:
                 )
                 held = 0
                 for d in diffs:
-                    effect_id = self._hold_correction(
-                        s, run_id, account.name, account.shop, location_id, shopify.get(d.sku), d
+                    effect_id = (
+                        None
+                        if shadow
+                        else self._hold_correction(
+                            s, run_id, account.name, account.shop, location_id, shopify.get(d.sku), d
+                        )
                     )
                     held += effect_id is not None
                     s.add(
@@ -246,10 +252,24 @@ class ReconcileActivities:
                             effect_id=effect_id,
                         )
                     )
-                csv_path, md_path = write_reports(settings.reports_dir, run_id, account.name, diffs)
+                stocked = {sku for sku, lv in shopify.items() if lv.inventory_item_id}
+                csv_path, md_path = write_reports(
+                    settings.reports_dir, run_id, account.name, diffs, stocked, shadow=shadow
+                )
+                if diffs and not shadow:
+                    units = sum(abs(d.difference) for d in diffs)
+                    raise_alert(
+                        s,
+                        "discrepancy",
+                        f"reconcile:{run_id}",
+                        f"Full reconciliation {run_id} of {account.name}: {len(diffs)} difference(s), "
+                        f"{units} units in all; {held} correction(s) wait for approval. Report: {md_path}",
+                        account=account.name,
+                    )
                 run = s.get(ReconciliationRun, run_id)
                 assert run is not None
-                run.state, run.discrepancies, run.corrections_held = "compared", len(diffs), held
+                run.state = "previewed" if shadow else "compared"
+                run.discrepancies, run.corrections_held = len(diffs), held
                 run.report_csv, run.report_md, run.finished_at = (
                     str(csv_path),
                     str(md_path),
@@ -258,6 +278,7 @@ class ReconcileActivities:
                 summary = ReconcileSummary(
                     run_id=run_id,
                     account=account.name,
+                    shadow=shadow,
                     amazon_rows=run.amazon_rows,
                     shopify_rows=run.shopify_rows,
                     discrepancies=len(diffs),
@@ -272,6 +293,7 @@ class ReconcileActivities:
                     "run_id": run_id,
                     "discrepancies": len(diffs),
                     "held": held,
+                    "shadow": shadow,
                     "report": str(md_path),
                     "shop": shop.name,
                 },
@@ -330,14 +352,38 @@ def _bulk_insert(s: Session, rows: list[dict[str, object]], chunk: int = 10_000)
         s.execute(insert(SnapshotLevel), rows[i : i + chunk])
 
 
-def write_reports(folder: Path, run_id: int, account: str, diffs: list[Discrepancy]) -> tuple[Path, Path]:
+def write_reports(
+    folder: Path,
+    run_id: int,
+    account: str,
+    diffs: list[Discrepancy],
+    stocked: set[str] | None = None,
+    *,
+    shadow: bool = False,
+) -> tuple[Path, Path]:
+    """CSV and Markdown. `correction` is the change that would set Shopify right (empty where the SKU
+    is not stocked at the FBA location, so there is nothing to correct)."""
     folder.mkdir(parents=True, exist_ok=True)
-    stem = folder / f"reconciliation-{account}-{run_id}"
+    stem = folder / f"{'preview' if shadow else 'reconciliation'}-{account}-{run_id}"
+
+    def correction(d: Discrepancy) -> str:
+        return "" if stocked is not None and d.sku not in stocked else f"{-d.difference:+d}"
+
     csv_path, md_path = stem.with_suffix(".csv"), stem.with_suffix(".md")
     with csv_path.open("w", newline="") as f:
         w = csv.writer(f)
         w.writerow(
-            ["sku", "location", "name", "amazon", "shopify", "expected_shopify", "difference", "explanation"]
+            [
+                "sku",
+                "location",
+                "name",
+                "amazon",
+                "shopify",
+                "expected_shopify",
+                "difference",
+                "correction",
+                "explanation",
+            ]
         )
         for d in diffs:
             w.writerow(
@@ -349,24 +395,27 @@ def write_reports(folder: Path, run_id: int, account: str, diffs: list[Discrepan
                     d.shopify,
                     d.expected_shopify,
                     d.difference,
+                    correction(d),
                     d.explanation,
                 ]
             )
-    lines = [
-        f"# Full reconciliation {run_id} — account {account}",
-        "",
-        f"{len(diffs)} difference(s); each is held as a correction until a person approves it "
-        "(`starter.py holds list`, `starter.py approve ID`).",
-        "",
-    ]
+    title = "Shadow reconciliation (preview)" if shadow else "Full reconciliation"
+    what = (
+        "nothing was held or written: this is a preview of every change a confirmed run would hold "
+        "for approval."
+        if shadow
+        else "each is held as a correction until a person approves it "
+        "(`starter.py holds list`, `starter.py approve ID`)."
+    )
+    lines = [f"# {title} {run_id} — account {account}", "", f"{len(diffs)} difference(s); {what}", ""]
     if diffs:
         lines += [
-            "| SKU | location | name | Amazon | Shopify | expected | difference | explanation |",
-            "| --- | --- | --- | ---: | ---: | ---: | ---: | --- |",
+            "| SKU | location | name | Amazon | Shopify | expected | difference | correction | explanation |",
+            "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- |",
         ]
         lines += [
             f"| {d.sku} | {d.location} | {d.name} | {d.amazon} | {d.shopify} | {d.expected_shopify} | "
-            f"{d.difference:+d} | {d.explanation} |"
+            f"{d.difference:+d} | {correction(d)} | {d.explanation} |"
             for d in diffs
         ]
     md_path.write_text("\n".join(lines) + "\n")

@@ -72,6 +72,7 @@ TITLES = {
     "report_fatal": "Amazon report keeps failing",
     "report_unreadable": "Amazon report unreadable",
     "large_delta": "Large inventory change",
+    "discrepancy": "Full reconciliation found differences",
 }
 
 

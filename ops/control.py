@@ -207,9 +207,10 @@ async def receive_removal(client: Client, settings: Settings, account: str, rece
     await signal_case(client, settings, removal_case(account, receipt.order_id), "receive", [receipt])
 
 
-def reconcile_input(settings: Settings, account_name: str) -> ReconcileInput:
+def reconcile_input(settings: Settings, account_name: str, *, shadow: bool = False) -> ReconcileInput:
     account = settings.account(account_name)
     return ReconcileInput(
+        shadow=shadow,
         account=account.name,
         shop=account.shop,
         rules=account.rules,
@@ -218,16 +219,19 @@ def reconcile_input(settings: Settings, account_name: str) -> ReconcileInput:
     )
 
 
-async def start_reconciliation(client: Client, settings: Settings, account: str) -> WorkflowHandle:
-    """A full reconciliation now (the starter script's way; the daily schedule starts the same workflow)."""
+async def start_reconciliation(
+    client: Client, settings: Settings, account: str, *, shadow: bool = False
+) -> WorkflowHandle:
+    """A full reconciliation now (the starter script's way; the daily schedule starts the same workflow).
+    `shadow`: compare and report every change it would make, hold nothing (onboarding's preview)."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     return await client.start_workflow(
         FullReconciliationWorkflow.run,
-        reconcile_input(settings, account),
-        id=f"reconcile:{account}:{stamp}",
+        reconcile_input(settings, account, shadow=shadow),
+        id=f"{'preview' if shadow else 'reconcile'}:{account}:{stamp}",
         task_queue=settings.temporal.task_queue,
         search_attributes=TypedSearchAttributes([SearchAttributePair(RECON_ACCOUNT, account)]),
-        static_summary=f"Full reconciliation of {account}",
+        static_summary=f"{'Shadow (preview) reconciliation' if shadow else 'Full reconciliation'} of {account}",
     )
 
 

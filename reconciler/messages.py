@@ -125,6 +125,7 @@ class GateStatus(BaseModel):
     passes: int
     effects_applied: int
     last_pass_at: datetime | None
+    in_pass: bool = False  # a pass is under way (paused: it plans no more and sends nothing)
 
 
 class PlanRequest(BaseModel):
@@ -203,11 +204,14 @@ class ReconcileInput(BaseModel):
     rules: Rules
     clock: Clock
     max_retry_interval_s: float = 60
+    # A shadow run (onboarding's preview) compares and reports every change it would make, holds nothing.
+    shadow: bool = False
 
 
 class ReconcileSummary(BaseModel):
     run_id: int
     account: str
+    shadow: bool = False
     amazon_rows: int = 0
     shopify_rows: int = 0
     discrepancies: int = 0

@@ -42,14 +42,15 @@ class FullReconciliationWorkflow:
         self._show(f"Run {run_id}: comparing {amazon_rows} Amazon rows with {shopify_rows} Shopify levels")
         summary = await workflow.execute_activity_method(
             ReconcileActivities.compare_and_hold,
-            args=[run_id, inp.rules],
+            args=[run_id, inp.rules, inp.shadow],
             start_to_close_timeout=timedelta(minutes=30),
             heartbeat_timeout=HEARTBEAT,
             retry_policy=retry,
         )
+        held = "previewed (shadow run: nothing held)" if inp.shadow else "held for approval"
         self._show(
             f"Run {run_id}: {summary.discrepancies} differences, {summary.corrections_held} corrections "
-            f"held for approval; report {summary.report_md}"
+            f"{held}; report {summary.report_md}"
         )
         return summary
 

@@ -34,6 +34,7 @@ class GateWorkflow:
     def __init__(self, state: GateState) -> None:
         self._state = state
         self._woken = True  # a fresh run (or continue-as-new) starts with a pass: open attempts first
+        self._in_pass = False
 
     @workflow.run
     async def run(self, state: GateState) -> None:
@@ -50,7 +51,11 @@ class GateWorkflow:
             if self._state.paused:
                 continue
             self._woken = False
-            await self._pass()
+            self._in_pass = True
+            try:
+                await self._pass()
+            finally:
+                self._in_pass = False
             passes_this_run += 1
             if (
                 workflow.info().is_continue_as_new_suggested()
@@ -69,7 +74,7 @@ class GateWorkflow:
             retry_policy=retry,
             summary="open attempts",
         )
-        if not await self._send(opened, retry):
+        if not await self._send(opened, retry) or self._state.paused:
             return
         plan = await workflow.execute_activity_method(
             GateActivities.plan_pass,
@@ -176,6 +181,7 @@ class GateWorkflow:
             passes=s.passes,
             effects_applied=s.effects_applied,
             last_pass_at=s.last_pass_at,
+            in_pass=self._in_pass,
         )
 
 
