@@ -11,6 +11,7 @@ Examples:
   python starter.py approve 12 13 --by alice --note "checked with the warehouse"
   python starter.py status
   python starter.py reconcile --account us     # full reconciliation: differences held for approval
+  python starter.py revert 41 42 --by alice    # undo applied corrections (or --run 7 for a whole run)
   python starter.py quarantine list
   python starter.py alerts list --since 48 --kind claim_due
 
@@ -200,6 +201,30 @@ async def cmd_decide(args: argparse.Namespace, approve: bool) -> int:
         f"{result.not_open or 'none'}"
     )
     return 0 if not result.not_open else 1
+
+
+async def cmd_revert(args: argparse.Namespace) -> int:
+    """Undo applied reconciliation corrections: the gate writes the opposite changes."""
+    from ops import control
+    from reconciler.config import ConfigError
+    from reconciler.messages import RevertRequest
+
+    if not args.hold_ids and args.run is None:
+        raise ConfigError("name the corrections' hold ids, or --run N for every correction of run N")
+    settings = _settings(args)
+    client = await _client(settings)
+    result = await control.revert(
+        client,
+        _shop(settings, args.shop),
+        RevertRequest(hold_ids=args.hold_ids, run_id=args.run, by=args.by, note=args.note),
+    )
+    if args.json:
+        print(result.model_dump_json(indent=1))
+    else:
+        print(f"reverted: {result.reverted or 'none'}; late rows released to flow again: {result.released}")
+        for hold_id, why in result.refused.items():
+            print(f"  not reverted{f' (hold {hold_id})' if hold_id else ''}: {why}")
+    return 0 if not result.refused else 1
 
 
 async def cmd_status(args: argparse.Namespace) -> int:
@@ -514,6 +539,14 @@ def build_parser() -> argparse.ArgumentParser:
         c.add_argument("--by", default=os.environ.get("USER", "operator"))
         c.add_argument("--note")
         c.add_argument("--shop")
+    rv = sub.add_parser(
+        "revert", help="undo applied reconciliation corrections, by their hold ids or a whole run"
+    )
+    rv.add_argument("hold_ids", type=int, nargs="*")
+    rv.add_argument("--run", type=int, help="every applied correction of this reconciliation run")
+    rv.add_argument("--by", default=os.environ.get("USER", "operator"))
+    rv.add_argument("--note")
+    rv.add_argument("--shop")
     sub.add_parser("status", help="per account: last cycle, paused, holds, pending, quarantined")
     rc = sub.add_parser(
         "reconcile", help="full reconciliation: Amazon's snapshot against Shopify's FBA location"
@@ -577,6 +610,7 @@ def main(argv: list[str] | None = None) -> int:
         "reconcile": cmd_reconcile,
         "approve": lambda a: cmd_decide(a, True),
         "reject": lambda a: cmd_decide(a, False),
+        "revert": cmd_revert,
     }
     try:
         return asyncio.run(handlers[args.command](args))

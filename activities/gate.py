@@ -15,7 +15,7 @@ from activities.clients import Clients
 from activities.heartbeat import heartbeats
 from integrations.shopify.errors import ShopifyAuthError
 from reconciler.guardrails import large_net_changes
-from reconciler.ledger import gate_store
+from reconciler.ledger import corrections, gate_store
 from reconciler.ledger.alerts import raise_alert
 from reconciler.ledger.gate_store import QuantityReads
 from reconciler.ledger.tables import Effect
@@ -25,6 +25,8 @@ from reconciler.messages import (
     HoldDecisionResult,
     PlanRequest,
     PlanResult,
+    RevertRequest,
+    RevertResult,
 )
 from reconciler.models import AdjustRequest, EffectState
 
@@ -157,6 +159,22 @@ class GateActivities:
                 "by": req.by,
                 "resolved": len(result.resolved),
                 "not_open": len(result.not_open),
+            },
+        )
+        return result
+
+    @activity.defn
+    @heartbeats
+    async def revert_corrections(self, req: RevertRequest) -> RevertResult:
+        result = await asyncio.to_thread(corrections.revert_corrections, self._engine, req)
+        log.info(
+            "corrections reverted",
+            extra={
+                "shop": req.shop,
+                "by": req.by,
+                "reverted": result.reverted,
+                "released": result.released,
+                "refused": result.refused,
             },
         )
         return result

@@ -46,6 +46,7 @@ def build_activities(
         gate.plan_pass,
         gate.send_attempt,
         gate.decide_holds,
+        gate.revert_corrections,
         cases.evaluate_case,
         cases.record_receipt,
         reconcile.start_run,

@@ -98,6 +98,7 @@ def _outcome(stream: str, r: IngestResult, status: str = "ok") -> StreamOutcome:
         rows_read=r.rows_read,
         rows_new=r.rows_new,
         effects=r.effects,
+        absorbed=r.absorbed,
         quarantined=r.quarantined,
         issues=r.issues,
     )
@@ -505,6 +506,7 @@ async def ingest_context(clients: Clients, account: str, rules: Rules) -> Ingest
         fba_location_id=await clients.location_id(a.shop, a.fba_location),
         warehouse_location_id=await clients.location_id(a.shop, shop.warehouse_location),
         app_name=shop.app_name,
+        timezone=a.market.timezone,
     )
 
 

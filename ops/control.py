@@ -38,6 +38,8 @@ from reconciler.messages import (
     PauseRequest,
     ReconcileInput,
     RemovalReceipt,
+    RevertRequest,
+    RevertResult,
     SyncCycleInput,
     Thresholds,
 )
@@ -249,6 +251,12 @@ async def decide(client: Client, shop: str, decision: HoldDecision, *, approve: 
     handle = client.get_workflow_handle(gate_id(shop))
     update = GateWorkflow.approve if approve else GateWorkflow.reject
     return await handle.execute_update(update, decision, result_type=HoldDecisionResult)
+
+
+async def revert(client: Client, shop: str, request: RevertRequest) -> RevertResult:
+    """Undo applied corrections through the gate (the single writer), which writes the opposite changes."""
+    handle = client.get_workflow_handle(gate_id(shop))
+    return await handle.execute_update(GateWorkflow.revert, request, result_type=RevertResult)
 
 
 async def gate_status(client: Client, shop: str) -> GateStatus:

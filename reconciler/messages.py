@@ -34,6 +34,7 @@ class StreamOutcome(BaseModel):
     rows_read: int = 0
     rows_new: int = 0
     effects: int = 0
+    absorbed: int = 0  # of `effects`: late rows a reconciliation correction already covers
     quarantined: int = 0
     issues: int = 0
 
@@ -115,6 +116,23 @@ class HoldDecisionRequest(HoldDecision):
 class HoldDecisionResult(BaseModel):
     resolved: list[int] = Field(default_factory=list)
     not_open: list[int] = Field(default_factory=list)  # unknown, already decided, or of another shop
+
+
+class RevertRequest(BaseModel):
+    """Undo applied reconciliation corrections: by their hold ids, or all of one reconciliation run."""
+
+    shop: str = ""  # filled in by the gate
+    hold_ids: list[int] = Field(default_factory=list)
+    run_id: int | None = None
+    by: str
+    note: str | None = None
+
+
+class RevertResult(BaseModel):
+    reverted: list[int] = Field(default_factory=list)  # hold ids whose correction is now undone
+    revert_effect_ids: list[int] = Field(default_factory=list)
+    released: int = 0  # late-row effects the reverted corrections had absorbed, now pending again
+    refused: dict[int, str] = Field(default_factory=dict)  # hold id (0: the run) → why not
 
 
 class GateStatus(BaseModel):

@@ -62,6 +62,9 @@ class EffectState(StrEnum):
     APPLIED = "applied"
     REJECTED = "rejected"
     FAILED = "failed"
+    # A late row's effect that a reconciliation correction already covers (its snapshot counted the
+    # movement): never written; released to pending if that correction is rejected, fails or is reverted.
+    ABSORBED = "absorbed"
 
 
 class ShipmentsSource(StrEnum):
@@ -87,6 +90,8 @@ class LedgerRow(BaseModel):
     disposition: str
     reason: str = ""
     country: str = ""
+    # `Date and Time` when the report has it (offset-aware, or naive marketplace-local); not identity.
+    occurred_at: datetime | None = None
     line_no: int = 0  # 1-based line in the report document, for error messages
 
     def identity(self) -> tuple[str, ...]:

@@ -25,6 +25,8 @@ with workflow.unsafe.imports_passed_through():
         HoldDecisionResult,
         PauseRequest,
         PlanRequest,
+        RevertRequest,
+        RevertResult,
     )
 
 
@@ -169,6 +171,29 @@ class GateWorkflow:
         )
         self._woken = True
         return result
+
+    @workflow.update
+    async def revert(self, request: RevertRequest) -> RevertResult:
+        """Undo applied reconciliation corrections (by hold ids or a whole run); the opposite changes
+        are written by the next pass, which this starts."""
+        result = await workflow.execute_activity_method(
+            GateActivities.revert_corrections,
+            request.model_copy(update={"shop": self._state.shop}),
+            start_to_close_timeout=timedelta(seconds=30),
+            heartbeat_timeout=HEARTBEAT,
+            retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=self._state.max_retry_interval_s)),
+        )
+        self._woken = True
+        return result
+
+    @revert.validator
+    def _check_revert(self, request: RevertRequest) -> None:
+        if not request.hold_ids and request.run_id is None:
+            raise ValueError("name the corrections' holds or a reconciliation run")
+        if any(i <= 0 for i in request.hold_ids) or (request.run_id is not None and request.run_id <= 0):
+            raise ValueError("hold ids and run ids are positive integers")
+        if not request.by.strip():
+            raise ValueError("say who reverts (by)")
 
     @workflow.query
     def status(self) -> GateStatus:

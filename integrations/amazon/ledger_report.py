@@ -10,7 +10,7 @@ the rest of the report is still read.
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime
 
 from integrations.amazon.errors import MissingColumns
 from reconciler.models import LedgerParseResult, LedgerRow, ParseIssue
@@ -36,6 +36,9 @@ OPTIONAL_COLUMNS: dict[str, tuple[str, tuple[str, ...]]] = {
     ),
     "reason": ("Reason", ("reason",)),
     "country": ("Country", ("country",)),
+    # The download's exact time of the movement: when a reconciliation's snapshot was taken the same
+    # day, it tells whether the snapshot already counted the row (see reconciler/absorption.py).
+    "occurred_at": ("Date and Time", ("dateandtime", "datetime", "eventdatetime")),
 }
 # Required fields whose value may not be empty on a row.
 NON_EMPTY = ("fnsku", "msku", "event_type", "disposition")
@@ -68,6 +71,18 @@ def parse_date(value: str) -> date:
     if m := _US_DATE.match(text):
         return date(int(m[3]), int(m[1]), int(m[2]))
     raise ValueError(value)
+
+
+def parse_datetime(value: str) -> datetime | None:
+    """An ISO datetime (with or without offset; a naive one is marketplace-local), or None when the
+    optional column is empty or unreadable: the row still counts, dated by its `Date`."""
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace(" ", "T", 1) if "T" not in text else text)
+    except ValueError:
+        return None
 
 
 def parse_quantity(value: str) -> int:
@@ -139,8 +154,9 @@ def parse_ledger_report(text: str) -> LedgerParseResult:
                 **{
                     field: values[field].strip() if field != "title" else values[field]
                     for field in columns
-                    if field not in ("date", "quantity")
+                    if field not in ("date", "quantity", "occurred_at")
                 },
+                occurred_at=parse_datetime(values["occurred_at"]) if "occurred_at" in values else None,
             )
         )
     return result

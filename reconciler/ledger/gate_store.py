@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 
 from reconciler.clock import as_utc
 from reconciler.guardrails import effects_to_hold
+from reconciler.ledger.corrections import release_absorbed
 from reconciler.ledger.tables import Attempt, Batch, BatchChange, Effect, Hold
 from reconciler.messages import AttemptResult, HoldDecisionRequest, HoldDecisionResult, PlanResult, Thresholds
 from reconciler.models import AdjustOutcome, AdjustRequest, EffectState, InventoryChange, UserError
@@ -363,6 +364,8 @@ def _fail_change(s: Session, batch_id: int, change: InventoryChange, message: st
         )
     ):
         effect.state, effect.error = EffectState.FAILED, f"Shopify refused the change: {message}"
+        if effect.id is not None:
+            release_absorbed(s, [effect.id], f"released: correction {effect.id} failed")
         n += 1
     return n
 
@@ -383,6 +386,9 @@ def resolve_holds(engine: Engine, req: HoldDecisionRequest) -> HoldDecisionResul
                 effect = s.get(Effect, hold.effect_id)
                 if effect is not None and effect.state == EffectState.HELD:
                     effect.state = EffectState.APPROVED if req.approve else EffectState.REJECTED
+                    if not req.approve and hold.effect_id is not None:
+                        # A rejected correction covers nothing: the late rows it absorbed flow again.
+                        release_absorbed(s, [hold.effect_id], f"released: correction rejected by {req.by}")
             if hold.attempt_id is not None:
                 _decide_expired_attempt(s, hold.attempt_id, req.approve, req.by, now)
             result.resolved.append(hold_id)
@@ -402,6 +408,8 @@ def _decide_expired_attempt(s: Session, attempt_id: int, approve: bool, by: str,
         select(Effect).where(Effect.batch_id == attempt.batch_id, Effect.state == EffectState.IN_FLIGHT)
     ):
         effect.state, effect.error = EffectState.REJECTED, f"expired attempt rejected by {by}"
+        if effect.id is not None:
+            release_absorbed(s, [effect.id], f"released: correction {effect.id} rejected by {by}")
 
 
 def open_holds(engine: Engine, shop: str | None = None) -> list[tuple[Hold, Effect | None]]:

@@ -23,6 +23,7 @@ import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 from sqlalchemy import Connection, Engine, Table, any_, bindparam, func, insert, select, text, update
@@ -30,6 +31,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql.elements import ColumnElement
 
 from reconciler.config import Rules
+from reconciler.ledger.corrections import absorb_late_effects
 from reconciler.ledger.tables import (
     Cursor,
     Effect,
@@ -81,6 +83,11 @@ class IngestContext(BaseModel, frozen=True):
     fba_location_id: str
     warehouse_location_id: str
     app_name: str = "fba-reconciler"
+    timezone: str = "UTC"  # the marketplace's: a ledger row's date and naive time are local
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
 
 
 class IngestResult(BaseModel):
@@ -100,6 +107,7 @@ class IngestResult(BaseModel):
     effects: int = 0
     quarantined: int = 0
     issues: int = 0
+    absorbed: int = 0  # effects a reconciliation correction already covers (late rows), not written
 
 
 # --- helpers ---------------------------------------------------------------------------------------
@@ -266,6 +274,8 @@ class _Deriver:
                     "delta": spec.delta * sku.pack,
                     "state": EffectState.PENDING.value,
                     "occurred_on": movement["occurred_on"],
+                    "occurred_at": movement.get("occurred_at"),
+                    "absorbed_by": None,
                     "created_at": self._now,
                 }
             )
@@ -382,6 +392,7 @@ def ingest_ledger_read(
                 "disposition": row.disposition,
                 "quantity": row.quantity,
                 "occurred_on": row.date,
+                "occurred_at": _utc(row.occurred_at, ctx),
                 "reference_id": row.reference_id,
                 "created_at": now,
             }
@@ -421,6 +432,7 @@ def ingest_ledger_read(
         already = _existing_keys(conn, _QUARANTINE, ctx.account, LEDGER, list(issue_rows))
         quarantine.extend(r for k, r in issue_rows.items() if k not in already)
 
+        result.absorbed = absorb_late_effects(conn, ctx.shop, effects, ctx.tz)
         _insert(conn, _EFFECTS, effects)
         result.effects = len(effects)
         _insert(conn, _QUARANTINE, quarantine)
@@ -541,6 +553,7 @@ def ingest_order_shipments(
                         "disposition": Disposition.SELLABLE.value,
                         "quantity": -(new - old),
                         "occurred_on": local_date(s.last_updated),
+                        "occurred_at": _utc(s.last_updated, ctx),
                         "reference_id": s.order_id,
                         "created_at": now,
                     }
@@ -568,11 +581,19 @@ def ingest_order_shipments(
                 quarantine.append(
                     _quarantine_row(ctx, ORDERS, movement["key"], problem, movement_id, payload)
                 )
+        result.absorbed = absorb_late_effects(conn, ctx.shop, effects, ctx.tz)
         _insert(conn, _EFFECTS, effects)
         _insert(conn, _QUARANTINE, quarantine)
         result.effects, result.quarantined = len(effects), len(quarantine)
         _advance_cursor(conn, ctx.account, ORDERS, cursor_position)
     return result
+
+
+def _utc(t: datetime | None, ctx: IngestContext) -> datetime | None:
+    """An exact source time in UTC; a naive one is marketplace-local."""
+    if t is None:
+        return None
+    return (t if t.tzinfo else t.replace(tzinfo=ctx.tz)).astimezone(UTC)
 
 
 def _newer(candidate: datetime, stored: datetime | None) -> bool:
@@ -632,6 +653,7 @@ def retry_quarantined(engine: Engine, ctx: IngestContext, *, skus: Mapping[str, 
                 resolved.append(e.id)
             elif problem != e.reason:
                 reasons.append({"_id": e.id, "reason": problem})
+        result.absorbed = absorb_late_effects(conn, ctx.shop, effects, ctx.tz)
         _insert(conn, _EFFECTS, effects)
         if resolved:
             conn.execute(

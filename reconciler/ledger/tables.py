@@ -74,6 +74,7 @@ class Movement(SQLModel, table=True):
     disposition: str = ""
     quantity: int
     occurred_on: date
+    occurred_at: datetime | None = None  # the exact time when the source says it (UTC)
     reference_id: str = ""
     created_at: datetime = Field(default_factory=utcnow)
 
@@ -104,6 +105,8 @@ class Effect(SQLModel, table=True):
     error: str | None = None
     quantity_after: int | None = None
     occurred_on: date | None = None
+    occurred_at: datetime | None = None  # UTC, when the source gives the exact time
+    absorbed_by: int | None = Field(default=None, index=True)  # the correction that covers it
     created_at: datetime = Field(default_factory=utcnow)
     applied_at: datetime | None = None
 

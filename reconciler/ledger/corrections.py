@@ -1,0 +1,205 @@
+"""Reconciliation corrections in the ledger after they are held: late rows they absorb, effects they
+release when they stop covering them, and reverting an applied correction (reconciler/absorption.py
+says why absorbing is right)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, tzinfo
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.engine import Connection, Engine
+from sqlmodel import Session, col, select
+
+from reconciler.absorption import COVERED_NAMES, CorrectionCover, covering_correction
+from reconciler.clock import as_utc
+from reconciler.ledger.tables import DiscrepancyRecord, Effect, Hold, ReconciliationRun
+from reconciler.messages import RevertRequest, RevertResult
+from reconciler.models import EffectState
+
+CORRECTION = "correction"
+REVERT = "correction_revert"
+# A correction in these states covers its snapshot's movements (rejected or failed ones do not).
+COVERING = [EffectState.HELD, EffectState.APPROVED, EffectState.IN_FLIGHT, EffectState.APPLIED]
+
+_EFFECT = Effect.__table__  # type: ignore[attr-defined]
+CoverKey = tuple[str, str, str]  # (inventory item id, location id, quantity name)
+
+
+def revert_key(correction_id: int) -> str:
+    return f"revert:{correction_id}"
+
+
+def load_covers(conn: Connection, shop: str) -> dict[CoverKey, list[CorrectionCover]]:
+    """The shop's corrections that still cover their snapshot: not rejected, failed or reverted."""
+    e, d, r = _EFFECT, DiscrepancyRecord.__table__, ReconciliationRun.__table__  # type: ignore[attr-defined]
+    rows = conn.execute(
+        select(e.c.id, e.c.inventory_item_id, e.c.location_id, e.c.name, r.c.id, r.c.snapshot_at)
+        .join(d, d.c.effect_id == e.c.id)
+        .join(r, r.c.id == d.c.run_id)
+        .where(
+            e.c.shop == shop,
+            e.c.kind == CORRECTION,
+            e.c.state.in_([s.value for s in COVERING]),
+            r.c.snapshot_at.is_not(None),
+        )
+    ).all()
+    if not rows:
+        return {}
+    reverted = set(conn.execute(select(e.c.key).where(e.c.shop == shop, e.c.kind == REVERT)).scalars())
+    covers: dict[CoverKey, list[CorrectionCover]] = defaultdict(list)
+    for effect_id, item, location, name, run_id, snapshot_at in rows:
+        if revert_key(effect_id) in reverted:
+            continue
+        covers[(item, location, name)].append(
+            CorrectionCover(
+                effect_id=effect_id,
+                run_id=run_id,
+                inventory_item_id=item,
+                location_id=location,
+                name=name,
+                snapshot_at=as_utc(snapshot_at),
+            )
+        )
+    return covers
+
+
+def absorb_late_effects(conn: Connection, shop: str, effects: Sequence[dict[str, Any]], tz: tzinfo) -> int:
+    """Mark, in place, the new effect rows (not yet inserted) that a correction already covers as
+    absorbed by it. Called in the transaction that stores them, before they are inserted. Cheap when
+    the shop has no corrections: one query."""
+    candidates = [
+        row
+        for row in effects
+        if row["location"] == "fba" and row["name"] in COVERED_NAMES and row["state"] == EffectState.PENDING
+    ]
+    if not candidates:
+        return 0
+    covers = load_covers(conn, shop)
+    if not covers:
+        return 0
+    absorbed = 0
+    for row in candidates:
+        mine = covers.get((row["inventory_item_id"], row["location_id"], row["name"]))
+        if not mine or row.get("occurred_on") is None:
+            continue
+        cover = covering_correction(mine, row.get("occurred_at"), row["occurred_on"], tz)
+        if cover is not None:
+            row["state"], row["absorbed_by"] = EffectState.ABSORBED.value, cover.effect_id
+            absorbed += 1
+    return absorbed
+
+
+def release_absorbed(s: Session, correction_ids: Iterable[int], why: str) -> int:
+    """The effects these corrections absorbed go back to pending: nothing covers them any more."""
+    ids = list(correction_ids)
+    if not ids:
+        return 0
+    result = s.execute(
+        update(_EFFECT)
+        .where(_EFFECT.c.absorbed_by.in_(ids), _EFFECT.c.state == EffectState.ABSORBED.value)
+        .values(state=EffectState.PENDING.value, absorbed_by=None, error=why)
+    )
+    return int(result.rowcount or 0)
+
+
+def revert_corrections(engine: Engine, req: RevertRequest) -> RevertResult:
+    """Undo applied corrections, named by their holds or by their reconciliation run: each gets one
+    opposite effect (approved by the person who asked, so no guardrail holds it again) and releases
+    the late rows it had absorbed. Reverting twice does nothing more (one revert per correction)."""
+    now = datetime.now(UTC)
+    result = RevertResult()
+    with Session(engine) as s, s.begin():
+        targets = _targets(s, req, result)
+        for hold_id, correction in targets:
+            assert correction.id is not None
+            if correction.state != EffectState.APPLIED:
+                result.refused[hold_id] = (
+                    f"correction {correction.id} is {correction.state}: only an applied correction can be "
+                    "reverted (reject a held one instead)"
+                )
+                continue
+            if s.exec(select(Effect.id).where(Effect.key == revert_key(correction.id))).first():
+                result.refused[hold_id] = f"correction {correction.id} was already reverted"
+                continue
+            note = f"revert of correction {correction.id} by {req.by}" + (f": {req.note}" if req.note else "")
+            audit = Hold(
+                shop=req.shop,
+                kind="revert",
+                effect_id=None,
+                why=note,
+                state="approved",
+                resolved_at=now,
+                resolved_by=req.by,
+                note=req.note,
+            )
+            s.add(audit)
+            s.flush()
+            revert = Effect(
+                key=revert_key(correction.id),
+                shop=correction.shop,
+                account=correction.account,
+                kind=REVERT,
+                msku=correction.msku,
+                shopify_sku=correction.shopify_sku,
+                inventory_item_id=correction.inventory_item_id,
+                location=correction.location,
+                location_id=correction.location_id,
+                name=correction.name,
+                reason=correction.reason,
+                ledger_document_uri=correction.ledger_document_uri,
+                delta=-correction.delta,
+                state=EffectState.APPROVED,
+                hold_id=audit.id,
+                occurred_on=now.date(),
+                occurred_at=now,
+            )
+            s.add(revert)
+            s.flush()
+            assert revert.id is not None
+            audit.effect_id = revert.id
+            result.released += release_absorbed(
+                s, [correction.id], f"released: correction {correction.id} reverted by {req.by}"
+            )
+            result.reverted.append(hold_id)
+            result.revert_effect_ids.append(revert.id)
+    return result
+
+
+def _targets(s: Session, req: RevertRequest, result: RevertResult) -> list[tuple[int, Effect]]:
+    """(hold id, correction) pairs named by the request; unknown ones go to `result.refused`."""
+    holds: list[Hold] = []
+    if req.run_id is not None:
+        effect_ids = s.exec(
+            select(DiscrepancyRecord.effect_id).where(
+                DiscrepancyRecord.run_id == req.run_id, col(DiscrepancyRecord.effect_id).is_not(None)
+            )
+        ).all()
+        holds += s.exec(
+            select(Hold).where(col(Hold.effect_id).in_(list(effect_ids)), Hold.kind == CORRECTION)
+        ).all()
+        if not holds:
+            result.refused[0] = f"reconciliation run {req.run_id} held no corrections"
+    if req.hold_ids:
+        found = {h.id: h for h in s.exec(select(Hold).where(col(Hold.id).in_(req.hold_ids))).all()}
+        for hold_id in req.hold_ids:
+            hold = found.get(hold_id)
+            if hold is None or hold.shop != req.shop or hold.kind != CORRECTION:
+                result.refused[hold_id] = f"hold {hold_id} is not a correction of shop {req.shop}"
+            else:
+                holds.append(hold)
+    out: list[tuple[int, Effect]] = []
+    seen: set[int] = set()
+    for hold in sorted(holds, key=lambda h: h.id or 0):
+        assert hold.id is not None
+        if hold.id in seen or hold.effect_id is None:
+            continue
+        seen.add(hold.id)
+        correction = s.get(Effect, hold.effect_id)
+        if correction is None or correction.shop != req.shop:
+            result.refused[hold.id] = f"hold {hold.id} is not a correction of shop {req.shop}"
+            continue
+        out.append((hold.id, correction))
+    return out
