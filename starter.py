@@ -4,13 +4,18 @@ Examples:
   python starter.py demo --scenario sandbox/samples/demo-50-skus.json --out result.json
   python starter.py cases list --claim-due      # cases owed money or units past their deadline
   python starter.py removal receive RMV-0001 --sku BAG-BLK --quantity 6
-  python starter.py schedules apply            # create or update every account's sync schedule
+  python starter.py schedules apply            # sync, daily reconciliation, monthly report, watchdog
   python starter.py sync-now --account us      # run a cycle now (through the schedule)
   python starter.py pause --shop main --reason "stocktake"
   python starter.py holds list
   python starter.py approve 12 13 --by alice --note "checked with the warehouse"
-  python starter.py status
+  python starter.py status                     # per account: cycles, pause, holds, cases, claims due, alerts
+  python starter.py log --sku MUG --since 2026-03-01 --format csv --out mug.csv
+  python starter.py report --month 2026-03     # finance report: CSV + Markdown in reports_dir
+  python starter.py claims export --out claims.csv
   python starter.py reconcile --account us     # full reconciliation: differences held for approval
+  python starter.py onboard --account us --create-location   # checks, then a preview that writes nothing
+  python starter.py onboard --account us --confirm           # set the baseline (held corrections)
   python starter.py revert 41 42 --by alice    # undo applied corrections (or --run 7 for a whole run)
   python starter.py quarantine list
   python starter.py alerts list --since 48 --kind claim_due
@@ -25,6 +30,8 @@ import asyncio
 import json
 import os
 import sys
+from collections.abc import Callable
+from datetime import date, datetime
 from typing import Any
 
 from rich.console import Console
@@ -227,67 +234,207 @@ async def cmd_revert(args: argparse.Namespace) -> int:
     return 0 if not result.refused else 1
 
 
-async def cmd_status(args: argparse.Namespace) -> int:
-    from sqlalchemy import func
-    from sqlmodel import Session, col, select
+def _day(value: str) -> date:
+    """A --since/--until date: YYYY-MM-DD."""
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from None
 
-    from ops import control
-    from reconciler.ledger.db import make_engine
-    from reconciler.ledger.tables import CycleRun, Effect, Hold, QuarantinedInput
+
+def _month(value: str) -> str:
+    """A --month: YYYY-MM."""
+    import re
+
+    from reconciler.finance import MONTH_PATTERN
+
+    if not re.match(MONTH_PATTERN, value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a month (YYYY-MM)")
+    return value
+
+
+def _when(t: datetime | None) -> str:
+    return t.strftime("%Y-%m-%d %H:%M UTC") if t else "never"
+
+
+async def cmd_status(args: argparse.Namespace) -> int:
+    from datetime import UTC
+
+    from ops.status_view import AccountStatus, account_statuses
+    from reconciler.ledger.reading import reading_engine
 
     settings = _settings(args)
-    engine = make_engine(settings.ledger_url)
-    client = await _client(settings)
-    out = []
-    with Session(engine) as s:
-        for a in settings.accounts:
-            last = s.exec(
-                select(func.max(CycleRun.finished_at)).where(
-                    CycleRun.account == a.name, col(CycleRun.ok).is_(True)
-                )
-            ).one()
-            try:
-                gate = (await control.gate_status(client, a.shop)).model_dump()
-            except Exception as e:  # the gate may not run yet
-                gate = {"error": str(e)}
-            out.append(
-                {
-                    "account": a.name,
-                    "shop": a.shop,
-                    "last_successful_cycle": last,
-                    "paused": gate.get("paused"),
-                    "pause_reason": gate.get("pause_reason"),
-                    "holds": s.exec(
-                        select(func.count())
-                        .select_from(Hold)
-                        .where(Hold.shop == a.shop, Hold.state == "open")
-                    ).one(),
-                    "pending_effects": s.exec(
-                        select(func.count())
-                        .select_from(Effect)
-                        .where(
-                            Effect.account == a.name, Effect.state.in_(["pending", "approved", "in_flight"])
-                        )
-                    ).one(),  # type: ignore[attr-defined]
-                    "quarantined": s.exec(
-                        select(func.count())
-                        .select_from(QuarantinedInput)
-                        .where(QuarantinedInput.account == a.name, QuarantinedInput.state == "open")
-                    ).one(),
-                }
-            )
-    table = Table("account", "shop", "last successful cycle", "paused", "holds", "pending", "quarantined")
-    for r in out:
-        table.add_row(
-            r["account"],
-            r["shop"],
-            str(r["last_successful_cycle"]),
-            f"yes: {r['pause_reason']}" if r["paused"] else "no",
-            str(r["holds"]),
-            str(r["pending_effects"]),
-            str(r["quarantined"]),
+    accounts = [settings.account(args.account)] if args.account else settings.accounts
+    try:
+        client = await asyncio.wait_for(_client(settings), timeout=15)
+    except Exception as e:  # the ledger still answers: say so and show it
+        print(
+            f"starter: Temporal at {settings.temporal.address} did not answer ({type(e).__name__}); "
+            "the gate's pause is unknown",
+            file=sys.stderr,
         )
-    _print(args, out, table)
+        client = None
+    statuses = await account_statuses(
+        reading_engine(settings.ledger_url), settings, client, datetime.now(UTC), accounts
+    )
+    table = Table("", *(f"{s.account} → {s.shop}" for s in statuses))
+
+    def counts(d: dict[str, int]) -> str:
+        return ", ".join(f"{k} {v}" for k, v in d.items()) or "none"
+
+    def paused(s: AccountStatus) -> str:
+        if s.paused is None:
+            return "unknown (gate not running)" if s.gate == "not running" else f"unknown ({s.gate})"
+        if not s.paused:
+            return "no"
+        return f"[red]yes[/red] since {_when(s.paused_since)}: {s.pause_reason}"
+
+    def claims(s: AccountStatus) -> str:
+        if not s.claims_due:
+            return "none"
+        value = ", ".join(f"{v:,.2f} {c}" for c, v in s.claims_due_value.items())
+        unknown = f"{s.claims_due_unvalued} of unknown value" if s.claims_due_unvalued else ""
+        return f"[yellow]{s.claims_due}[/yellow] ({s.claims_due_units} units; " + (
+            "; ".join(filter(None, [value, unknown])) + ")"
+        )
+
+    rows: list[tuple[str, Callable[[AccountStatus], str]]] = [
+        ("last successful cycle", lambda s: _when(s.last_successful_cycle)),
+        (
+            "failing cycles in a row",
+            lambda s: (
+                f"[red]{s.failing_cycles_in_a_row}[/red] (last {_when(s.last_failed_cycle)})"
+                if s.failing_cycles_in_a_row
+                else "0"
+            ),
+        ),
+        ("paused", paused),
+        ("open holds", lambda s: str(s.holds)),
+        ("pending effects", lambda s: str(s.pending_effects)),
+        ("open cases", lambda s: counts(s.open_cases)),
+        ("claims due", claims),
+        ("quarantined rows", lambda s: str(s.quarantined)),
+        (
+            "alerts, last 24 h",
+            lambda s: f"{s.alerts_last_day} ({counts(s.alert_kinds)})" if s.alerts_last_day else "0",
+        ),
+    ]
+    for label, show in rows:
+        table.add_row(label, *(show(s) for s in statuses))
+    _print(args, [s.model_dump(mode="json") for s in statuses], table)
+    return 0
+
+
+async def cmd_log(args: argparse.Namespace) -> int:
+    """The reconciliation log: every applied effect with its source rows, as a table, CSV or JSON."""
+    from ops.effect_log import LogFilter, count_entries, iter_entries, source_words, write_csv, write_json
+    from reconciler.ledger.reading import reading_engine
+
+    settings = _settings(args)
+    if args.account:
+        settings.account(args.account)
+    fmt = "json" if args.json else args.format
+    # A table on the terminal shows the latest 100 unless told; files and CSV/JSON get everything.
+    limit = args.limit if args.limit is not None else (100 if fmt == "table" and not args.out else 0)
+    flt = LogFilter(args.account, args.sku, args.kind, args.since, args.until, limit or None)
+    engine = reading_engine(settings.ledger_url)
+    entries = iter_entries(engine, flt)
+    out = open(args.out, "w", newline="") if args.out else sys.stdout  # noqa: SIM115 (closed below)
+    try:
+        if fmt == "csv":
+            n = write_csv(entries, out)
+        elif fmt == "json":
+            n = write_json(entries, out)
+        else:
+            table = Table(
+                "date", "effect", "kind", "SKU (MSKU)", "location.name", "delta", "after", "source rows"
+            )
+            n = 0
+            for e in entries:
+                table.add_row(
+                    e.date.isoformat() if e.date else "",
+                    str(e.effect_id),
+                    e.kind,
+                    e.sku if e.sku == e.msku else f"{e.sku} ({e.msku})",
+                    f"{e.location}.{e.name}",
+                    f"{e.delta:+d}",
+                    "" if e.quantity_after is None else str(e.quantity_after),
+                    source_words(e),
+                )
+                n += 1
+            Console(file=out, width=200 if args.out else None).print(table)
+            if limit and n == limit and not args.out:
+                total = count_entries(engine, flt)
+                if total > n:
+                    print(
+                        f"the latest {n} of {total} applied effects; --limit 0 for all, --format csv "
+                        "--out FILE for a file",
+                        file=sys.stderr,
+                    )
+    finally:
+        if args.out:
+            out.close()
+    if args.out:
+        print(f"{n} applied effect(s) written to {args.out}")
+    return 0
+
+
+async def cmd_report(args: argparse.Namespace) -> int:
+    """The monthly finance report of each account (or one), built by MonthlyReportWorkflow."""
+    from ops import control
+    from reconciler.finance import FinanceReportSummary, previous_month
+
+    settings = _settings(args)
+    accounts = [settings.account(args.account).name] if args.account else [a.name for a in settings.accounts]
+    month = args.month or previous_month(settings.clock.now().date())
+    inputs = [control.finance_report_input(settings, a, month) for a in accounts]  # validated first
+    client = await _client(settings)
+    summaries: list[FinanceReportSummary] = []
+    for inp in inputs:
+        handle = await control.start_finance_report(client, settings, inp.account, month)
+        print(
+            f"finance report {handle.id} started (Temporal UI: {settings.temporal.ui_url})", file=sys.stderr
+        )
+        result = asyncio.ensure_future(handle.result())
+        while not result.done():
+            await asyncio.wait([result], timeout=30)
+            if not result.done():
+                print(
+                    f"  still waiting: is a worker running on task queue {settings.temporal.task_queue}?",
+                    file=sys.stderr,
+                )
+        summaries.append(result.result())
+    if args.json:
+        print(json.dumps([s.model_dump(mode="json") for s in summaries], indent=1))
+        return 0
+    for s in summaries:
+        money = ", ".join(f"{v:,.2f} {c}" for c, v in s.reimbursed_amounts.items())
+        owed = ", ".join(f"{v:,.2f} {c}" for c, v in s.claims_due_value.items())
+        print(
+            f"{s.account} {s.month}: {s.effects_applied} effects applied ({s.units_in} units in, "
+            f"{s.units_out} out); lost {s.lost_units}, found {s.found_units}; reimbursed "
+            f"{s.reimbursed_units} units{f' ({money})' if money else ''}; {s.claims_due} claim(s) due "
+            f"({s.claims_due_units} units{f', {owed}' if owed else ''})"
+        )
+        print(f"  Report: {s.md_path}")
+        print(f"  CSV:    {s.csv_path}")
+    return 0
+
+
+async def cmd_claims(args: argparse.Namespace) -> int:
+    """Claims due as CSV (or JSON with --json), on stdout or into --out."""
+    from ops.claims_export import claims_due, write_csv, write_json
+    from reconciler.ledger.reading import reading_engine
+
+    settings = _settings(args)
+    rows = claims_due(reading_engine(settings.ledger_url), settings, args.account)
+    write = write_json if args.json else write_csv
+    if not args.out:
+        write(rows, sys.stdout)
+        return 0
+    with open(args.out, "w", newline="") as f:
+        write(rows, f)
+    print(f"{len(rows)} claim(s) due written to {args.out}")
     return 0
 
 
@@ -492,6 +639,65 @@ async def cmd_alerts(args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_onboard(args: argparse.Namespace) -> int:
+    """Take an account from nothing to running (ops/onboarding.py): one line per step, then exit 0 only
+    when no step found a problem."""
+    from activities.clients import Clients
+    from ops.onboarding import Outcome, StepResult, onboard
+    from reconciler.config import ConfigError
+
+    settings = _settings(args)
+    account = args.account or (settings.accounts[0].name if len(settings.accounts) == 1 else None)
+    if account is None:
+        raise ConfigError(
+            f"several accounts are configured ({[a.name for a in settings.accounts]}): pass --account"
+        )
+    settings.account(account)
+    marks = {
+        Outcome.OK: "ok",
+        Outcome.WARNING: "WARNING",
+        Outcome.PROBLEM: "PROBLEM",
+        Outcome.SKIPPED: "skipped",
+    }
+
+    def show(step: StepResult) -> None:
+        if args.json:
+            return
+        print(f"{marks[step.outcome]:<8} {step.step}: {step.summary}", flush=True)
+        if step.fix and step.outcome is not Outcome.SKIPPED:
+            print(f"{'':<9}→ {step.fix}", flush=True)
+
+    def progress(text: str) -> None:
+        if not args.json:
+            print(f"{'':<9}… {text}", flush=True)
+
+    clients = Clients(
+        settings, shopify_timeout_s=settings.http_timeout_s, amazon_timeout_s=settings.http_timeout_s
+    )
+    try:
+        report = await onboard(
+            settings,
+            account,
+            clients,
+            lambda: _client(settings),
+            create_location=args.create_location,
+            confirm=args.confirm,
+            on_step=show,
+            on_progress=progress,
+        )
+    finally:
+        await clients.aclose()
+    if args.json:
+        print(json.dumps({**report.model_dump(mode="json"), "ok": report.ok}, indent=1))
+    else:
+        problems = [s.step for s in report.steps if s.outcome is Outcome.PROBLEM]
+        print(
+            f"onboarding of {account}: "
+            + ("every check passed" if report.ok else f"problems in {', '.join(problems) or 'skipped steps'}")
+        )
+    return 0 if report.ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="starter.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -517,7 +723,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--linger", type=float, default=0, help="keep the Temporal UI up this many seconds after the run"
     )
 
-    s = sub.add_parser("schedules", help="create/update (apply) or list the sync schedules")
+    s = sub.add_parser(
+        "schedules",
+        help="create/update (apply) or list the schedules: sync cycles, daily reconciliation, "
+        "monthly finance report, watchdog",
+    )
     s.add_argument("action", choices=["apply", "list"])
     n = sub.add_parser("sync-now", help="run a sync cycle now, through the account's schedule")
     n.add_argument("--account")
@@ -547,7 +757,50 @@ def build_parser() -> argparse.ArgumentParser:
     rv.add_argument("--by", default=os.environ.get("USER", "operator"))
     rv.add_argument("--note")
     rv.add_argument("--shop")
-    sub.add_parser("status", help="per account: last cycle, paused, holds, pending, quarantined")
+    status_p = sub.add_parser(
+        "status",
+        help="per account: cycles, paused and why, holds, pending effects, cases, claims due, quarantine, alerts",
+    )
+    status_p.add_argument("--account")
+    status_p.add_argument(
+        "--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output"
+    )
+    log_p = sub.add_parser(
+        "log",
+        help="the reconciliation log: every applied effect with its source rows and the quantity after",
+        description="Every effect written to Shopify, oldest first, with the ledger row, order item, case "
+        "evidence or reconciliation difference it came from. Dates are business dates (the ledger day).",
+    )
+    log_p.add_argument("--account")
+    log_p.add_argument("--sku", help="a Shopify SKU or an Amazon MSKU")
+    log_p.add_argument(
+        "--kind", help="e.g. shipment, return, lost, found, receipt, correction, removal_shipped"
+    )
+    log_p.add_argument("--since", type=_day, metavar="YYYY-MM-DD", help="from this date (inclusive)")
+    log_p.add_argument("--until", type=_day, metavar="YYYY-MM-DD", help="to this date (inclusive)")
+    log_p.add_argument(
+        "--limit",
+        type=int,
+        help="the latest N effects (default: 100 for a table on screen, else all; 0: all)",
+    )
+    log_p.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    log_p.add_argument("--out", metavar="FILE", help="write to FILE instead of the screen")
+    log_p.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="same as --format json")
+    report_p = sub.add_parser(
+        "report", help="the monthly finance report (CSV + Markdown in reports_dir), built on Temporal"
+    )
+    report_p.add_argument("--month", type=_month, metavar="YYYY-MM", help="default: last month")
+    report_p.add_argument("--account", help="default: every account")
+    claims_p = sub.add_parser("claims", help="claims due to file with Amazon")
+    claims_sub = claims_p.add_subparsers(dest="action", required=True)
+    claims_export = claims_sub.add_parser(
+        "export", help="one CSV row per claim due, with the dates and reference ids Amazon asks for"
+    )
+    claims_export.add_argument("--account")
+    claims_export.add_argument("--out", metavar="FILE", help="write to FILE (default: stdout)")
+    claims_export.add_argument(
+        "--json", action="store_true", default=argparse.SUPPRESS, help="JSON instead of CSV"
+    )
     rc = sub.add_parser(
         "reconcile", help="full reconciliation: Amazon's snapshot against Shopify's FBA location"
     )
@@ -588,6 +841,24 @@ def build_parser() -> argparse.ArgumentParser:
     q = sub.add_parser("quarantine", help="input that could not be used yet")
     q.add_argument("action", choices=["list", "retry"])
     q.add_argument("--account")
+    ob = sub.add_parser(
+        "onboard",
+        help="take a new merchant from nothing to running: credentials, locations, SKUs, baseline",
+        description="Checks Shopify's token and scopes and Amazon's credentials and marketplace, finds (or "
+        "creates) the fba location, stocks the mapped items there, lists unmapped and duplicate SKUs, "
+        "then previews the baseline with a shadow reconciliation that writes nothing (its CSV lists every "
+        "change). Run again with --confirm to set the baseline: its differences become held corrections.",
+    )
+    ob.add_argument("--account", help="the account to onboard (default: the only one configured)")
+    ob.add_argument(
+        "--create-location", action="store_true", help="create the fba location when it is missing"
+    )
+    ob.add_argument(
+        "--confirm",
+        action="store_true",
+        help="set the baseline: a full reconciliation whose differences are held for approval",
+    )
+    ob.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output")
     return p
 
 
@@ -603,11 +874,15 @@ def main(argv: list[str] | None = None) -> int:
         "resume": cmd_resume,
         "holds": cmd_holds,
         "status": cmd_status,
+        "log": cmd_log,
+        "report": cmd_report,
+        "claims": cmd_claims,
         "quarantine": cmd_quarantine,
         "alerts": cmd_alerts,
         "cases": cmd_cases,
         "removal": cmd_removal,
         "reconcile": cmd_reconcile,
+        "onboard": cmd_onboard,
         "approve": lambda a: cmd_decide(a, True),
         "reject": lambda a: cmd_decide(a, False),
         "revert": cmd_revert,

@@ -134,7 +134,8 @@ class CaseActivities:
                             ledger_document_uri=doc,
                             delta=e.delta * resolved.pack,
                             state=EffectState.PENDING,
-                            occurred_on=datetime.now(UTC).date(),
+                            # The business day the case decided it (the clock's, so scaled runs agree).
+                            occurred_on=as_utc(req.as_of).astimezone(account.market.tz).date(),
                         )
                     )
                     n += 1

@@ -1,5 +1,5 @@
-"""Activities of the full reconciliation: snapshot Amazon (the MYI report) and Shopify's FBA location (a
-bulk operation) into the ledger, compare them allowing for the effects not yet written, and hold a
+"""Activities of the full reconciliation: snapshot Amazon (the MYI report, or getInventorySummaries for a
+small catalogue: `choose_amazon_snapshot`) and Shopify's FBA location (a bulk operation) into the ledger, compare them allowing for the effects not yet written, and hold a
 correction for every difference (never applied until a person approves it). Snapshots of 100,000
 SKUs stay in the ledger, never in a workflow history."""
 
@@ -8,31 +8,43 @@ from __future__ import annotations
 import asyncio
 import csv
 import logging
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import delete, func, insert
+from sqlalchemy import delete, insert
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities.clients import Clients
 from activities.heartbeat import heartbeats
 from integrations.amazon import flat_reports
-from reconciler.clock import Clock
-from reconciler.config import Rules
+from integrations.amazon.errors import AmazonApiError, RateLimited
+from integrations.amazon.snapshot import InventorySnapshotRow
+from reconciler.clock import Clock, as_utc
+from reconciler.config import AccountConfig, Rules
 from reconciler.ledger.alerts import raise_alert
 from reconciler.ledger.tables import (
     DiscrepancyRecord,
     Effect,
     Hold,
+    LedgerSourceRow,
     ReconciliationRun,
     ReportRequest,
     SnapshotLevel,
 )
-from reconciler.messages import ReconcileSummary
+from reconciler.messages import AmazonSnapshotChoice, ReconcileSummary
 from reconciler.models import EffectState
-from reconciler.reconciliation import AmazonLevel, Discrepancy, ShopifyLevel, compare
+from reconciler.reconciliation import (
+    AmazonLevel,
+    Discrepancy,
+    LedgerEffect,
+    ShopifyLevel,
+    compare,
+    snapshot_gap,
+)
 
 log = logging.getLogger("recon.reconcile")
 UNWRITTEN = [EffectState.PENDING, EffectState.HELD, EffectState.APPROVED, EffectState.IN_FLIGHT]
@@ -98,40 +110,103 @@ class ReconcileActivities:
         rows, issues = (
             await asyncio.to_thread(flat_reports.parse_inventory_report, text) if text else ([], [])
         )
+        if issues:
+            log.warning("inventory report lines not read", extra={"run_id": run_id, "issues": len(issues)})
+        return await asyncio.to_thread(self._store_amazon_rows, run_id, rows, snapshot_at, request_id)
 
-        def store() -> int:
-            with Session(self._engine) as s, s.begin():
-                s.execute(
-                    delete(SnapshotLevel).where(
-                        col(SnapshotLevel.run_id) == run_id, col(SnapshotLevel.source) == "amazon"
-                    )
-                )
-                _bulk_insert(
-                    s,
-                    [
-                        {
-                            "run_id": run_id,
-                            "source": "amazon",
-                            "sku": r.msku,
-                            "inventory_item_id": "",
-                            "available": r.fulfillable,
-                            "reserved": r.reserved,
-                            "damaged": r.unsellable,
-                        }
-                        for r in rows
-                    ],
-                )
+    @activity.defn
+    @heartbeats
+    async def choose_amazon_snapshot(self, run_id: int, rules: Rules) -> AmazonSnapshotChoice:
+        """`reconcile_snapshot = "auto"`: getInventorySummaries while the account's catalogue is at most
+        `summaries_max_skus` SKUs (50 a page at 2 pages a second: ~5 s for 500), the MYI report above
+        that or while nothing tells the catalogue's size. The catalogue, as far as the ledger knows: the
+        larger of the last Amazon snapshot's rows and the MSKUs its ledger rows and SKU map name."""
+        if rules.reconcile_snapshot != "auto":
+            return AmazonSnapshotChoice(source=rules.reconcile_snapshot, reason="configured")
+        limit = rules.summaries_max_skus
+
+        def size() -> int | None:
+            with Session(self._engine) as s:
                 run = s.get(ReconciliationRun, run_id)
                 assert run is not None
-                run.amazon_rows, run.snapshot_at = len(rows), snapshot_at
+                return _catalogue_size(s, self._clients.settings.account(run.account), limit)
+
+        catalogue = await asyncio.to_thread(size)
+        if catalogue is None:
+            return AmazonSnapshotChoice(
+                source="report",
+                reason="the catalogue's size is not known yet (no snapshot, ledger row or SKU map)",
+            )
+        if catalogue <= limit:
+            return AmazonSnapshotChoice(
+                source="summaries", catalogue=catalogue, reason=f"{catalogue} SKU(s), at most {limit}"
+            )
+        return AmazonSnapshotChoice(
+            source="report", catalogue=catalogue, reason=f"more than {limit} SKUs (summaries_max_skus)"
+        )
+
+    @activity.defn
+    @heartbeats
+    async def store_amazon_summaries(self, run_id: int, clock: Clock | None = None) -> int:
+        """Amazon's snapshot through getInventorySummaries: every page (heartbeating the count), then
+        the same rows as the report's in one transaction. A retry starts from the first page again
+        (a nextToken lives 30 s). `clock`: business time of the snapshot (default: the settings')."""
+        with Session(self._engine) as s:
+            run = s.get(ReconciliationRun, run_id)
+            assert run is not None
+            account = run.account
+        snapshot_at = (clock or self._clients.settings.clock).now()
+
+        def progress(n: int) -> None:
+            if activity.in_activity():
+                activity.heartbeat(f"{n} summaries")
+
+        try:
+            rows = await self._clients.amazon(account).inventory_summaries(on_page=progress)
+        except AmazonApiError as e:
+            if e.status in (400, 404) and not isinstance(e, RateLimited) and "expired" not in str(e).lower():
+                raise ApplicationError(str(e), type="AmazonApiError", non_retryable=True) from e
+            raise  # throttled, an expired nextToken, a revoked token: try again from the first page
+        log.info("inventory summaries read", extra={"run_id": run_id, "account": account, "rows": len(rows)})
+        return await asyncio.to_thread(self._store_amazon_rows, run_id, rows, snapshot_at, None)
+
+    def _store_amazon_rows(
+        self,
+        run_id: int,
+        rows: list[InventorySnapshotRow],
+        snapshot_at: datetime | None,
+        request_id: int | None,
+    ) -> int:
+        """Amazon's snapshot rows of a run, replacing any a previous try stored (report or summaries)."""
+        with Session(self._engine) as s, s.begin():
+            s.execute(
+                delete(SnapshotLevel).where(
+                    col(SnapshotLevel.run_id) == run_id, col(SnapshotLevel.source) == "amazon"
+                )
+            )
+            _bulk_insert(
+                s,
+                [
+                    {
+                        "run_id": run_id,
+                        "source": "amazon",
+                        "sku": r.msku,
+                        "inventory_item_id": "",
+                        "available": r.fulfillable,
+                        "reserved": r.reserved,
+                        "damaged": r.unsellable,
+                    }
+                    for r in rows
+                ],
+            )
+            run = s.get(ReconciliationRun, run_id)
+            assert run is not None
+            run.amazon_rows, run.snapshot_at = len(rows), snapshot_at
+            if request_id is not None:
                 request = s.get(ReportRequest, request_id)
                 assert request is not None
                 request.state = "ingested"
-            return len(rows)
-
-        if issues:
-            log.warning("inventory report lines not read", extra={"run_id": run_id, "issues": len(issues)})
-        return await asyncio.to_thread(store)
+        return len(rows)
 
     @activity.defn
     @heartbeats
@@ -141,6 +216,7 @@ class ReconcileActivities:
             assert run is not None
             account = self._clients.settings.account(run.account)
         location_id = await self._clients.location_id(account.shop, account.fba_location)
+        started = datetime.now(UTC)
         levels = await self._clients.shopify(account.shop).location_snapshot(
             location_id, on_progress=lambda n: activity.heartbeat(f"{n} objects")
         )
@@ -170,7 +246,7 @@ class ReconcileActivities:
                 )
                 r = s.get(ReconciliationRun, run_id)
                 assert r is not None
-                r.shopify_rows = len(levels)
+                r.shopify_rows, r.shopify_snapshot_at = len(levels), started
             return len(levels)
 
         return await asyncio.to_thread(store)
@@ -208,24 +284,18 @@ class ReconcileActivities:
                     for lv in levels
                     if lv.source == "shopify"
                 }
-                unwritten = {
-                    (sku, name): int(total)
-                    for sku, name, total in s.exec(
-                        select(Effect.shopify_sku, Effect.name, func.sum(Effect.delta))
-                        .where(
-                            Effect.shop == account.shop,
-                            Effect.location_id == location_id,
-                            col(Effect.state).in_(UNWRITTEN),
-                        )
-                        .group_by(Effect.shopify_sku, Effect.name)
-                    ).all()
-                }
+                run = s.get(ReconciliationRun, run_id)
+                assert run is not None
+                unwritten, written_after = snapshot_gap(
+                    _effects_around(s, account.shop, location_id, run), run.snapshot_at, account.market.tz
+                )
                 diffs = compare(
                     amazon,
                     shopify,
                     account.sku_map.resolve,
                     unwritten,
                     track_unfulfillable=rules.track_unfulfillable,
+                    written_after=written_after,
                 )
                 held = 0
                 for d in diffs:
@@ -344,6 +414,62 @@ class ReconcileActivities:
         s.flush()
         effect.hold_id = hold.id
         return effect.id
+
+
+def _effects_around(
+    s: Session, shop: str, location_id: str, run: ReconciliationRun
+) -> Iterator[LedgerEffect]:
+    """The effects that can make the two snapshots disagree: those not written yet, and those written
+    since the run started (before or after Shopify's snapshot began)."""
+    shopify_at = as_utc(run.shopify_snapshot_at) if run.shopify_snapshot_at else None
+    cols = (
+        Effect.shopify_sku,
+        Effect.name,
+        Effect.delta,
+        Effect.state,
+        Effect.applied_at,
+        Effect.occurred_at,
+        Effect.occurred_on,
+    )
+    base = select(*cols).where(Effect.shop == shop, Effect.location_id == location_id)
+    for query in (
+        base.where(col(Effect.state).in_(UNWRITTEN)),
+        base.where(Effect.state == EffectState.APPLIED, col(Effect.applied_at) > run.created_at),
+    ):
+        for sku, name, delta, state, applied_at, occurred_at, occurred_on in s.exec(query):
+            written = state == EffectState.APPLIED and (
+                shopify_at is None or applied_at is None or as_utc(applied_at) <= shopify_at
+            )
+            yield LedgerEffect(
+                sku=sku,
+                name=name,
+                delta=delta,
+                written=written,
+                occurred_at=as_utc(occurred_at) if occurred_at else None,
+                occurred_on=occurred_on,
+            )
+
+
+def _catalogue_size(s: Session, account: AccountConfig, limit: int) -> int | None:
+    """The account's SKUs as far as the ledger knows (counted up to `limit` + 1 where that is enough):
+    the larger of its last Amazon snapshot and the MSKUs its ledger rows and SKU map name. None: none."""
+    last = s.exec(
+        select(ReconciliationRun.amazon_rows)
+        .where(ReconciliationRun.account == account.name, col(ReconciliationRun.amazon_rows) > 0)
+        .order_by(col(ReconciliationRun.id).desc())
+        .limit(1)
+    ).first()
+    named = {o.msku for o in account.sku_map.overrides}
+    named.update(
+        s.exec(
+            select(LedgerSourceRow.msku)
+            .where(LedgerSourceRow.account == account.name)
+            .distinct()
+            .limit(limit + 1)
+        ).all()
+    )
+    size = max(last or 0, len(named))
+    return size or None
 
 
 def _bulk_insert(s: Session, rows: list[dict[str, object]], chunk: int = 10_000) -> None:

@@ -10,9 +10,11 @@ from temporalio.client import Client
 
 from activities.cases import CaseActivities
 from activities.clients import Clients
+from activities.finance_report import FinanceReportActivities
 from activities.gate import GateActivities
 from activities.reconcile import ReconcileActivities
 from activities.sync import SyncActivities
+from activities.watchdog import WatchdogActivities
 from reconciler.config import Settings
 
 
@@ -31,6 +33,8 @@ def build_activities(
     gate = GateActivities(engine, clients)
     cases = CaseActivities(engine, clients, wake)
     reconcile = ReconcileActivities(engine, clients)
+    finance = FinanceReportActivities(engine, settings)
+    watchdog = WatchdogActivities(engine, settings, client)
     return [
         sync.sync_orders,
         sync.request_report,
@@ -52,15 +56,28 @@ def build_activities(
         reconcile.start_run,
         reconcile.request_inventory_report,
         reconcile.store_amazon_snapshot,
+        reconcile.choose_amazon_snapshot,
+        reconcile.store_amazon_summaries,
         reconcile.store_shopify_snapshot,
         reconcile.compare_and_hold,
+        finance.build_report,
+        watchdog.check,
     ]
 
 
 def all_workflows() -> list[type]:
     from workflows.cases import CASE_WORKFLOWS
+    from workflows.finance_report import MonthlyReportWorkflow
     from workflows.full_reconciliation import FullReconciliationWorkflow
     from workflows.gate import GateWorkflow
     from workflows.sync_cycle import SyncCycleWorkflow
+    from workflows.watchdog import WatchdogWorkflow
 
-    return [SyncCycleWorkflow, GateWorkflow, FullReconciliationWorkflow, *CASE_WORKFLOWS.values()]
+    return [
+        SyncCycleWorkflow,
+        GateWorkflow,
+        FullReconciliationWorkflow,
+        MonthlyReportWorkflow,
+        WatchdogWorkflow,
+        *CASE_WORKFLOWS.values(),
+    ]

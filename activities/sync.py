@@ -4,6 +4,7 @@ ARCHITECTURE §4.2, store rows, derive effects and advance the cursor in one tra
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, time, timedelta
@@ -489,8 +490,12 @@ class SyncActivities:
                         workflow_id=record.workflow_id,
                         run_id=record.run_id,
                         started_at=record.started_at,
-                        ok=all(o.status != "fatal" for o in record.outcomes),
-                        summary="; ".join(o.model_dump_json() for o in record.outcomes),
+                        ok=record.error is None and all(o.status != "fatal" for o in record.outcomes),
+                        # The watchdog reads the failing streams and the error back (cycle_error).
+                        summary="; ".join(
+                            [o.model_dump_json() for o in record.outcomes]
+                            + ([json.dumps({"error": record.error})] if record.error else [])
+                        ),
                     )
                 )
 

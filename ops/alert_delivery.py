@@ -73,6 +73,15 @@ TITLES = {
     "report_unreadable": "Amazon report unreadable",
     "large_delta": "Large inventory change",
     "discrepancy": "Full reconciliation found differences",
+    # the watchdog (reconciler/watchdog.py)
+    "stale_sync": "No successful sync cycle",
+    "failing_cycles": "Sync cycles keep failing",
+    "paused_too_long": "Writes to Shopify paused too long",
+    "sustained_discrepancy": "The same difference in every full reconciliation",
+    "credential_rotation": "Amazon LWA client secret rotation",
+    # at the source
+    "quarantined_input": "Rows quarantined",
+    "negative_quantity": "Shopify quantity below zero",
 }
 
 

@@ -12,9 +12,11 @@ from temporalio.client import (
     Schedule,
     ScheduleActionStartWorkflow,
     ScheduleAlreadyRunningError,
+    ScheduleCalendarSpec,
     ScheduleIntervalSpec,
     ScheduleOverlapPolicy,
     SchedulePolicy,
+    ScheduleRange,
     ScheduleSpec,
     ScheduleUpdate,
     ScheduleUpdateInput,
@@ -29,6 +31,7 @@ from temporalio.common import (
 
 from reconciler.config import AccountConfig, Settings
 from reconciler.evidence import CASE_TYPES, case_type, removal_case
+from reconciler.finance import FinanceReportInput
 from reconciler.messages import (
     CaseInput,
     GateState,
@@ -42,12 +45,15 @@ from reconciler.messages import (
     RevertResult,
     SyncCycleInput,
     Thresholds,
+    WatchdogInput,
 )
 from workflows.cases import CASE_WORKFLOWS
+from workflows.finance_report import MonthlyReportWorkflow
 from workflows.full_reconciliation import FullReconciliationWorkflow
 from workflows.gate import GateWorkflow
 from workflows.search_attributes import CASE_TYPE, RECON_ACCOUNT
 from workflows.sync_cycle import SyncCycleWorkflow
+from workflows.watchdog import WatchdogWorkflow
 
 
 def schedule_id(account: str) -> str:
@@ -101,9 +107,10 @@ async def apply_schedules(
     *,
     interval: timedelta | None = None,
     reconcile_every: timedelta = timedelta(days=1),
+    watchdog_every: timedelta | None = None,
 ) -> list[str]:
-    """Create or update each account's sync schedule and daily full-reconciliation schedule
-    (idempotent). Returns what was done per schedule."""
+    """Create or update each account's sync schedule and daily full-reconciliation schedule, and the
+    service's watchdog schedule (idempotent). Returns what was done per schedule."""
     every = interval or timedelta(minutes=settings.cycle_interval_minutes)
     done = []
     for account in settings.accounts:
@@ -113,6 +120,11 @@ async def apply_schedules(
                 f"reconcile:{account.name}",
                 _reconcile_schedule(settings, account, reconcile_every),
                 reconcile_every,
+            ),
+            (
+                finance_report_schedule_id(account.name),
+                _finance_report_schedule(settings, account),
+                f"month, on day {FINANCE_REPORT_DAY}, for the month before",
             ),
         ):
             try:
@@ -125,7 +137,41 @@ async def apply_schedules(
 
                 await client.get_schedule_handle(sid).update(_update)
                 done.append(f"{sid}: updated (every {period})")
+    watchdog = watchdog_every or timedelta(minutes=settings.alerts.watchdog_minutes)
+    done.append(await _create_or_update(client, WATCHDOG_SCHEDULE, _watchdog_schedule(settings, watchdog)))
     return done
+
+
+WATCHDOG_SCHEDULE = "watchdog"
+
+
+def _watchdog_schedule(settings: Settings, every: timedelta) -> Schedule:
+    """One watchdog for the service (every account and shop): the alerts no source raises."""
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            WatchdogWorkflow.run,
+            WatchdogInput(max_retry_interval_s=settings.activity_max_retry_interval_s),
+            id=WATCHDOG_SCHEDULE,
+            task_queue=settings.temporal.task_queue,
+            static_summary="Watchdog: stale syncs, failing cycles, long pauses, sustained differences, credentials",
+        ),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+    )
+
+
+async def _create_or_update(client: Client, sid: str, sched: Schedule) -> str:
+    every = sched.spec.intervals[0].every if sched.spec.intervals else None
+    try:
+        await client.create_schedule(sid, sched)
+        return f"{sid}: created (every {every})"
+    except ScheduleAlreadyRunningError:
+
+        def _update(_: ScheduleUpdateInput) -> ScheduleUpdate:
+            return ScheduleUpdate(schedule=sched)
+
+        await client.get_schedule_handle(sid).update(_update)
+        return f"{sid}: updated (every {every})"
 
 
 def _reconcile_schedule(settings: Settings, account: AccountConfig, every: timedelta) -> Schedule:
@@ -261,3 +307,60 @@ async def revert(client: Client, shop: str, request: RevertRequest) -> RevertRes
 
 async def gate_status(client: Client, shop: str) -> GateStatus:
     return await client.get_workflow_handle(gate_id(shop)).query(GateWorkflow.status, result_type=GateStatus)
+
+
+# The monthly report waits a week into the month: Amazon back-posts ledger rows for up to
+# `backfill_days` (7 by default), so the previous month's figures settle first.
+FINANCE_REPORT_DAY = 8
+
+
+def finance_report_schedule_id(account: str) -> str:
+    return f"finance-report:{account}"
+
+
+def finance_report_input(settings: Settings, account: str, month: str | None) -> FinanceReportInput:
+    """Validated here, on the client: a bad month never reaches a workflow task."""
+    return FinanceReportInput(
+        account=settings.account(account).name,
+        month=month,
+        clock=settings.clock,
+        max_retry_interval_s=settings.activity_max_retry_interval_s,
+    )
+
+
+def _finance_report_schedule(settings: Settings, account: AccountConfig) -> Schedule:
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            MonthlyReportWorkflow.run,
+            finance_report_input(settings, account.name, None),
+            id=finance_report_schedule_id(account.name),
+            task_queue=settings.temporal.task_queue,
+            typed_search_attributes=TypedSearchAttributes([SearchAttributePair(RECON_ACCOUNT, account.name)]),
+            static_summary=f"Monthly finance report of {account.name} (the month before)",
+        ),
+        spec=ScheduleSpec(
+            calendars=[
+                ScheduleCalendarSpec(
+                    day_of_month=[ScheduleRange(FINANCE_REPORT_DAY)], hour=[ScheduleRange(6)]
+                )
+            ]
+        ),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+    )
+
+
+async def start_finance_report(
+    client: Client, settings: Settings, account: str, month: str
+) -> WorkflowHandle:
+    """The finance report of one account and month now. One id per account and month: asked twice while
+    it runs, the second caller waits for the same run; asked again later, it is written afresh."""
+    return await client.start_workflow(
+        MonthlyReportWorkflow.run,
+        finance_report_input(settings, account, month),
+        id=f"finance-report:{account}:{month}",
+        task_queue=settings.temporal.task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        search_attributes=TypedSearchAttributes([SearchAttributePair(RECON_ACCOUNT, account)]),
+        static_summary=f"Finance report {month} of {account}",
+    )

@@ -10,9 +10,9 @@ from __future__ import annotations
 import csv
 import os
 import tomllib
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -53,6 +53,11 @@ class Rules(BaseModel):
     backfill_days: int = Field(default=7, ge=0, le=30)
     ledger_min_interval_minutes: float = Field(default=30, ge=0, description="business minutes")
     orders_min_interval_minutes: float = Field(default=2, ge=0, description="business minutes")
+    # Full reconciliation's Amazon snapshot: "report" (the MYI inventory report, any size), "summaries"
+    # (getInventorySummaries: 50 SKUs a page, 2 pages a second) or "auto": summaries while the
+    # account's catalogue is at most `summaries_max_skus` SKUs, the report above that or when unknown.
+    reconcile_snapshot: Literal["auto", "report", "summaries"] = "auto"
+    summaries_max_skus: int = Field(default=500, ge=0, le=100_000)
 
 
 class SkuOverride(BaseModel):
@@ -130,6 +135,16 @@ class AccountConfig(BaseModel):
     rules: Rules = Field(default_factory=Rules)
     sku_map: SkuMap = Field(default_factory=SkuMap)
     sku_map_csv: Path | None = None
+    # Amazon requires the LWA client secret to be rotated every 180 days; the watchdog warns before.
+    lwa_secret_rotated_on: date | None = None
+
+    @field_validator("lwa_secret_rotated_on")
+    @classmethod
+    def _rotated_in_the_past(cls, v: date | None) -> date | None:
+        # A day of slack for time zones; a later date is a typo that would silence the warning.
+        if v is not None and v > datetime.now(UTC).date() + timedelta(days=1):
+            raise ValueError(f"{v.isoformat()} is in the future; give the day the secret was last rotated")
+        return v
 
     @field_validator("marketplace")
     @classmethod
@@ -165,6 +180,20 @@ class AlertsConfig(BaseModel):
         default=60, ge=0, description="the same kind and key is not sent again within this (real) time"
     )
     poll_seconds: float = Field(default=10, gt=0, description="real seconds between delivery passes")
+    # The watchdog (workflows/watchdog.py, reconciler/watchdog.py): lasting situations nobody raises
+    # an alert for at the source. `schedules apply` after changing watchdog_minutes.
+    watchdog_minutes: float = Field(default=15, gt=0, description="real minutes between watchdog runs")
+    stale_sync_days: float = Field(
+        default=0.25, gt=0, description="business days without a successful cycle of an account"
+    )
+    failing_cycles: int = Field(default=3, ge=1, description="an account's last N cycles all failed")
+    paused_too_long_hours: float = Field(default=24, gt=0, description="real hours a gate may stay paused")
+    sustained_runs: int = Field(
+        default=3, ge=2, description="the same SKU differed in this many consecutive full reconciliations"
+    )
+    rotation_warn_days: int = Field(
+        default=14, ge=0, le=179, description="warn this many days before the LWA client secret is due"
+    )
 
 
 class Settings(BaseSettings):

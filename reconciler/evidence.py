@@ -112,6 +112,7 @@ def from_reimbursement(account: str, r: ReimbursementRow) -> EvidenceIn | None:
         "quantity_inventory": abs(r.quantity_inventory),
         "amount_total": abs(r.amount_total or 0.0),
         "amount_per_unit": r.amount_per_unit,
+        "currency": r.currency,  # the finance report and the claims sum amounts per currency
         "case_id": r.case_id,
         "fnsku": r.fnsku,
         "original_reimbursement_id": r.original_reimbursement_id,

@@ -6,6 +6,7 @@ Small by design: ids and counts travel through Temporal, bulk data stays in the 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
@@ -45,6 +46,7 @@ class CycleRecord(BaseModel):
     run_id: str
     started_at: datetime
     outcomes: list[StreamOutcome]
+    error: str | None = None  # the cycle itself failed (a non-retryable activity error)
 
 
 class CycleSummary(BaseModel):
@@ -236,3 +238,36 @@ class ReconcileSummary(BaseModel):
     corrections_held: int = 0
     report_csv: str | None = None
     report_md: str | None = None
+    amazon_snapshot: str = ""  # how Amazon's side was read: report | summaries
+
+
+class AmazonSnapshotChoice(BaseModel):
+    """How a full reconciliation reads Amazon's inventory (`Rules.reconcile_snapshot` = auto), and why."""
+
+    source: Literal["report", "summaries"]
+    catalogue: int | None = None  # SKUs of the account as far as the ledger knows; None: unknown
+    reason: str = ""
+
+
+# --- the watchdog ---------------------------------------------------------------------------------
+
+
+class WatchdogInput(BaseModel):
+    """The thresholds come from the worker's settings (`alerts.*`): the watchdog watches what runs."""
+
+    max_retry_interval_s: float = 60
+
+
+class WatchdogReport(BaseModel):
+    accounts: int = 0
+    shops: int = 0
+    raised: dict[str, int] = Field(default_factory=dict)  # kind → alerts newly recorded
+    lasting: int = 0  # findings already alerted in this episode
+    gates_unreachable: list[str] = Field(default_factory=list)
+
+    def sentence(self) -> str:
+        raised = ", ".join(f"{n} {kind}" for kind, n in sorted(self.raised.items())) or "no new alert"
+        out = f"{self.accounts} account(s), {self.shops} shop(s): {raised}; {self.lasting} already alerted"
+        if self.gates_unreachable:
+            out += f"; gate(s) not answering: {', '.join(self.gates_unreachable)}"
+        return out

@@ -58,6 +58,10 @@ class WarehouseStock(BaseModel):
 class ShopifyStock(BaseModel):
     fba: FbaStock = Field(default_factory=FbaStock)
     warehouse: WarehouseStock = Field(default_factory=WarehouseStock)
+    # Catalogues onboarding must cope with: a variant not yet stocked at the fba location (its `fba`
+    # quantities are then ignored), and extra variants with the same SKU (the resolver cannot choose).
+    stocked_at_fba: bool = True
+    duplicates: int = Field(default=0, ge=0)
 
 
 class CatalogItem(BaseModel):

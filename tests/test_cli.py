@@ -36,6 +36,13 @@ SUBCOMMANDS = [
     "reject",
     "status",
     "quarantine",
+    "alerts",
+    "reconcile",
+    "revert",
+    "onboard",
+    "log",
+    "report",
+    "claims",
 ]
 
 
@@ -123,7 +130,7 @@ def test_help_lists_every_subcommand() -> None:
     for name in SUBCOMMANDS:
         assert name in result.stdout, name
     assert "Exit codes" in result.stdout
-    for name in ("schedules", "approve", "quarantine"):
+    for name in ("schedules", "approve", "quarantine", "revert", "onboard", "log", "report", "claims"):
         sub = run_starter(name, "--help")
         assert sub.returncode == 0 and "usage: starter.py" in sub.stdout, sub.stderr
 

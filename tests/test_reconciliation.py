@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from reconciler.reconciliation import AmazonLevel, ShopifyLevel, compare
+from datetime import UTC, date, datetime, timedelta
+
+from reconciler.reconciliation import AmazonLevel, LedgerEffect, ShopifyLevel, compare, snapshot_gap
 
 MAP = {"SOAP-2PK": ("SOAP", 2), "AMZ-CANDLE": ("CANDLE", 1)}
 
@@ -60,3 +62,47 @@ def test_sku_missing_on_either_side_and_untracked_unfulfillable() -> None:
     )
     assert [(d.sku, d.name, d.difference) for d in diffs] == [("NEW", "available", -4)]
     assert "not stocked" in diffs[0].explanation
+
+
+def test_the_gap_between_the_two_snapshots_is_allowed_for() -> None:
+    """Amazon's snapshot at T (15:00 UTC), Shopify's a little later; the gate kept writing."""
+    t = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
+
+    def effect(delta: int, minutes: int | None, written: bool, day: date | None = t.date()) -> LedgerEffect:
+        at = t + timedelta(minutes=minutes) if minutes is not None else None
+        return LedgerEffect(
+            sku="A", name="available", delta=delta, written=written, occurred_at=at, occurred_on=day
+        )
+
+    unwritten, after = snapshot_gap(
+        [
+            effect(-3, -60, written=False),  # before T, not yet in Shopify: allowed for (as always)
+            effect(-2, -30, written=True),  # before T, already in Shopify: in both snapshots
+            effect(-4, +10, written=True),  # after T, already in Shopify: in Shopify's only
+            effect(-5, +20, written=False),  # after T, not written: in neither
+            effect(+7, None, written=False, day=None),  # a held correction: not a movement, allowed for
+            effect(-1, None, written=False, day=date(2026, 3, 9)),  # only the day, before T's: counted
+        ],
+        t,
+        UTC,
+    )
+    assert unwritten == {("A", "available"): -3 + 7 - 1} and after == {("A", "available"): -4}
+    # Amazon counted −3, −2 and −1 (it shows 40, so 46 before); Shopify got −2 and, after T, −4: it
+    # shows 40 too. Allowing for both sides of the gap, nothing differs.
+    diffs = compare(
+        [AmazonLevel(msku="A", fulfillable=40)],
+        {"A": ShopifyLevel(sku="A", available=40)},
+        resolve,
+        {("A", "available"): -3 - 1},
+        written_after={("A", "available"): -4},
+    )
+    assert diffs == []
+    [d] = compare(
+        [AmazonLevel(msku="A", fulfillable=40)],
+        {"A": ShopifyLevel(sku="A", available=38)},
+        resolve,
+        {},
+        written_after={("A", "available"): -4},
+    )
+    assert (d.expected_shopify, d.difference, d.written_after) == (36, 2, -4)
+    assert "after Amazon's snapshot" in d.explanation

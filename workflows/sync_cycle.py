@@ -13,6 +13,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, CancelledError
 
 with workflow.unsafe.imports_passed_through():
     from activities.sync import SyncActivities
@@ -31,8 +32,33 @@ class SyncCycleWorkflow:
     @workflow.run
     async def run(self, cycle: SyncCycleInput) -> CycleSummary:
         self._retry = RetryPolicy(maximum_interval=timedelta(seconds=cycle.max_retry_interval_s))
-        stream = StreamRequest(account=cycle.account, rules=cycle.rules, clock=cycle.clock)
         outcomes: list[StreamOutcome] = []
+        try:
+            return await self._cycle(cycle, outcomes)
+        except ActivityError as e:
+            if isinstance(e.cause, CancelledError):
+                raise
+            # A cycle that fails (a non-retryable error: transient ones are retried) is recorded as
+            # failed with its error, so the watchdog counts it among the account's failing cycles.
+            error = f"{e.activity_type or 'an activity'} failed: {e.cause or e}"[:500]
+            await self._activity(
+                SyncActivities.record_cycle, self._record(cycle, outcomes, error), "record the failed cycle"
+            )
+            raise
+
+    def _record(self, cycle: SyncCycleInput, outcomes: list[StreamOutcome], error: str | None) -> CycleRecord:
+        info = workflow.info()
+        return CycleRecord(
+            account=cycle.account,
+            workflow_id=info.workflow_id,
+            run_id=info.run_id,
+            started_at=info.start_time,
+            outcomes=outcomes,
+            error=error,
+        )
+
+    async def _cycle(self, cycle: SyncCycleInput, outcomes: list[StreamOutcome]) -> CycleSummary:
+        stream = StreamRequest(account=cycle.account, rules=cycle.rules, clock=cycle.clock)
 
         if cycle.rules.shipments_source == ShipmentsSource.ORDERS:
             workflow.set_current_details(f"Reading shipped FBA orders for {cycle.account}")
@@ -54,17 +80,8 @@ class SyncCycleWorkflow:
             SyncActivities.signal_cases, None, "tell the cases with new evidence", minutes=10
         )
         summary = CycleSummary(account=cycle.account, outcomes=outcomes)
-        info = workflow.info()
         await self._activity(
-            SyncActivities.record_cycle,
-            CycleRecord(
-                account=cycle.account,
-                workflow_id=info.workflow_id,
-                run_id=info.run_id,
-                started_at=info.start_time,
-                outcomes=outcomes,
-            ),
-            "record the cycle",
+            SyncActivities.record_cycle, self._record(cycle, outcomes, None), "record the cycle"
         )
         workflow.set_current_details(f"Done: {summary.sentence()}")
         return summary

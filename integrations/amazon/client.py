@@ -1,5 +1,6 @@
 """SP-API client for the reconciler: reports (create, poll, download), Orders v2026-01-01,
-Fulfillment Inbound v0 (inbound shipments and their items) and Finances v0 (refunds).
+Fulfillment Inbound v0 (inbound shipments and their items), Finances v0 (refunds) and FBA Inventory v1
+(getInventorySummaries, full reconciliation's snapshot of a small catalogue).
 
 Built on python-amazon-sp-api's async clients. `endpoint` / `lwa_endpoint` point it at a simulator
 (contracts/sp-api/REPORTS.md, "against a local simulator"); `None` means the real Amazon endpoints
@@ -26,7 +27,7 @@ import certifi
 import httpx
 import sp_api.asyncio.api as _spapi  # noqa: F401  (must be imported before sp_api.asyncio.auth)
 from pydantic import BaseModel, SecretStr
-from sp_api.asyncio.api import Finances, FulfillmentInbound, Orders, Reports
+from sp_api.asyncio.api import Finances, FulfillmentInbound, Inventories, Orders, Reports
 from sp_api.asyncio.auth import access_token_client as _token_module
 from sp_api.asyncio.auth.access_token_client import AccessTokenClient
 from sp_api.asyncio.base._transport_httpx import AsyncHttpxTransport
@@ -35,6 +36,7 @@ from sp_api.base.credential_provider import FromCodeCredentialProvider
 
 from integrations.amazon.errors import AmazonApiError, AmazonError
 from integrations.amazon.ratelimit import HttpFailure, RateLimiter
+from integrations.amazon.snapshot import InventorySnapshotRow, summary_row
 from reconciler.models import InboundItem, OrderItemShipment, RefundEvent, ReportStatus
 
 log = logging.getLogger(__name__)
@@ -163,6 +165,7 @@ class AmazonClient:
         self._orders = self._library_client(Orders, version=ORDERS_VERSION)
         self._inbound = self._library_client(FulfillmentInbound, version="v0")
         self._finances = self._library_client(Finances, version="v0")
+        self._inventories = self._library_client(Inventories)
         self._http = httpx.AsyncClient(timeout=timeout_s, verify=_ssl_context())
 
     def __repr__(self) -> str:
@@ -454,8 +457,46 @@ class AmazonClient:
             )
         return result
 
+    # --- FBA Inventory v1 ---------------------------------------------------------------------
+
+    async def inventory_summaries(
+        self, on_page: Callable[[int], None] | None = None
+    ) -> list[InventorySnapshotRow]:
+        """Amazon's FBA inventory of every seller SKU in the marketplace now: getInventorySummaries
+        (`details=true`, `granularityType=Marketplace`, every page through `nextToken`, at the
+        operation's rate of 2 requests/s, burst 2; a 429 backs off and asks for the same page again).
+        One row per MSKU with the quantities the MYI report names (`snapshot.summary_row`); a SKU a
+        later page repeats keeps its later copy. `on_page(n)`: after each page, the rows so far.
+        A nextToken lives 30 s: a caller that stops must start again from the first page."""
+        params: dict[str, Any] = {
+            "details": "true",
+            "granularityType": "Marketplace",
+            "granularityId": self.marketplace_id,
+            "marketplaceIds": [self.marketplace_id],
+        }
+        rows: dict[str, InventorySnapshotRow] = {}
+        token: str | None = None
+        while True:
+            page_params = dict(params) if token is None else {**params, "nextToken": token}
+            response = await self._call(
+                "getInventorySummaries",
+                self._inventories,
+                lambda p=page_params: self._inventories.get_inventory_summary_marketplace(**dict(p)),
+            )
+            payload = response.payload if isinstance(response.payload, dict) else {}
+            for summary in payload.get("inventorySummaries") or []:
+                row = summary_row(summary) if isinstance(summary, dict) else None
+                if row is not None:
+                    rows[row.msku] = row
+            if on_page is not None:
+                on_page(len(rows))
+            token = response.next_token
+            if not token:
+                break
+        return list(rows.values())
+
     async def aclose(self) -> None:
-        for client in (self._reports, self._orders, self._inbound, self._finances):
+        for client in (self._reports, self._orders, self._inbound, self._finances, self._inventories):
             await client.aclose()
             await client._auth.aclose()
         await self._http.aclose()

@@ -45,6 +45,7 @@ DEFAULT_USAGE_PLANS: dict[str, UsagePlan] = {
     "getShipments": UsagePlan(2.0, 30),
     "getShipmentItemsByShipmentId": UsagePlan(2.0, 30),
     "listFinancialEvents": UsagePlan(0.5, 30),
+    "getMarketplaceParticipations": UsagePlan(0.016, 15),
 }
 
 

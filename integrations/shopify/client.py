@@ -117,6 +117,22 @@ class SkuResolution(BaseModel):
     missing: list[str] = Field(default_factory=list)
 
 
+class LocationAddOutcome(BaseModel):
+    """`locationAdd`: the new location's gid, or Shopify's user errors (e.g. TAKEN, BLANK)."""
+
+    location_id: str | None = None
+    user_errors: list[UserError] = Field(default_factory=list)
+
+
+class ActivationOutcome(BaseModel):
+    """`inventoryBulkToggleActivation`: the locations the item is now stocked at (of those asked), or
+    Shopify's user errors (LOCATION_NOT_FOUND, INVENTORY_MANAGED_BY_3RD_PARTY, MISSING_SKU…)."""
+
+    inventory_item_id: str
+    location_ids: list[str] = Field(default_factory=list)
+    user_errors: list[UserError] = Field(default_factory=list)
+
+
 def _request(operation: str, variables: dict[str, Any]) -> GraphQLRequest:
     return GraphQLRequest(ops.document(operation), variable_values=variables, operation_name=operation)
 
@@ -503,6 +519,59 @@ class ShopifyClient:
                 await asyncio.sleep(min(8.0, 0.5 * 2**attempt))
         raise AssertionError("unreachable")
 
+    # --- shop setup (onboarding) ---------------------------------------------------------------
+
+    async def access_scopes(self) -> list[str]:
+        """The scope handles the merchant granted this app (`read_inventory`, `write_locations`…).
+        A wrong or revoked token raises `ShopifyAuthError`."""
+        data = await self._read(ops.ACCESS_SCOPES, {})
+        scopes = (data.get("currentAppInstallation") or {}).get("accessScopes") or []
+        return sorted({s["handle"] for s in scopes})
+
+    async def add_location(
+        self, name: str, country_code: str, *, fulfills_online_orders: bool = False
+    ) -> LocationAddOutcome:
+        """`locationAdd`. Not retried here: a lost answer may mean the location exists (a repeat then
+        answers TAKEN); the caller looks the location up again instead."""
+        data = await self._execute(
+            ops.LOCATION_ADD,
+            {
+                "input": {
+                    "name": name,
+                    "address": {"countryCode": country_code},
+                    "fulfillsOnlineOrders": fulfills_online_orders,
+                }
+            },
+        )
+        payload = data.get("locationAdd") or {}
+        location = payload.get("location") or {}
+        return LocationAddOutcome(
+            location_id=location.get("id"),
+            user_errors=[UserError.model_validate(e) for e in payload.get("userErrors") or []],
+        )
+
+    async def activate_inventory(
+        self, inventory_item_id: str, location_ids: Sequence[str]
+    ) -> ActivationOutcome:
+        """`inventoryBulkToggleActivation` with `activate: true` at each location: the item becomes stocked
+        there with every quantity 0. Activating where it is stocked already changes nothing, so a
+        failed call is simply repeated (through the read retries)."""
+        data = await self._read(
+            ops.INVENTORY_BULK_TOGGLE_ACTIVATION,
+            {
+                "inventoryItemId": inventory_item_id,
+                "updates": [{"locationId": loc, "activate": True} for loc in location_ids],
+            },
+        )
+        payload = data.get("inventoryBulkToggleActivation") or {}
+        return ActivationOutcome(
+            inventory_item_id=inventory_item_id,
+            location_ids=[
+                (lv.get("location") or {}).get("id", "") for lv in payload.get("inventoryLevels") or []
+            ],
+            user_errors=[UserError.model_validate(e) for e in payload.get("userErrors") or []],
+        )
+
     # --- the write ----------------------------------------------------------------------------
 
     async def adjust(self, request: AdjustRequest, idempotency_key: str) -> AdjustOutcome:
@@ -560,6 +629,8 @@ def _code(error: Any) -> str | None:
 
 
 __all__ = [
+    "ActivationOutcome",
+    "LocationAddOutcome",
     "LocationQuantity",
     "ShopifyClient",
     "ShopifyError",

@@ -19,6 +19,10 @@ INVENTORY_LEVELS = "InventoryLevels"
 INVENTORY_ADJUST_QUANTITIES = "InventoryAdjustQuantities"
 BULK_INVENTORY_SNAPSHOT = "BulkInventorySnapshot"
 BULK_OPERATION_STATUS = "BulkOperationStatus"
+# onboarding (ops/onboarding.py)
+ACCESS_SCOPES = "AccessScopes"
+LOCATION_ADD = "LocationAdd"
+INVENTORY_BULK_TOGGLE_ACTIVATION = "InventoryBulkToggleActivation"
 
 
 def operation_names() -> list[str]:

@@ -152,9 +152,7 @@ def revert_corrections(engine: Engine, req: RevertRequest) -> RevertResult:
                 ledger_document_uri=correction.ledger_document_uri,
                 delta=-correction.delta,
                 state=EffectState.APPROVED,
-                hold_id=audit.id,
-                occurred_on=now.date(),
-                occurred_at=now,
+                hold_id=audit.id,  # no occurrence time: not an Amazon movement (see snapshot_gap)
             )
             s.add(revert)
             s.flush()

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 
 from reconciler.clock import as_utc
 from reconciler.evidence import EvidenceIn, lost_case
+from reconciler.ledger.alerts import alert_quarantined
 from reconciler.ledger.tables import CaseRecord, Cursor, Evidence, Movement, QuarantinedInput, ReportRequest
 from reconciler.models import FlatFileIssue
 
@@ -72,6 +73,7 @@ def store_evidence(
     """Insert the evidence not stored yet, quarantine what cannot be routed or read, and advance the
     stream's cursor — all in one transaction."""
     result = EvidenceResult(rows_read=len(items), issues=len(issues))
+    quarantined: list[str] = []  # reasons of the rows this read quarantined (for one alert)
     with Session(engine) as s, s.begin():
         existing = _existing_keys(s, [i.key for i in items])
         for item in items:
@@ -81,14 +83,9 @@ def store_evidence(
             case_id = item.case_id if item.case_id is not None else _route(s, item)
             if case_id is None:
                 result.unrouted += 1
-                _quarantine(
-                    s,
-                    account,
-                    stream,
-                    item.key,
-                    f"{item.kind} matches no case ({item.route})",
-                    item.model_dump_json(),
-                )
+                reason = f"{item.kind} matches no case ({item.route})"
+                if _quarantine(s, account, stream, item.key, reason, item.model_dump_json()):
+                    quarantined.append(reason)
                 continue
             s.add(
                 Evidence(
@@ -104,14 +101,12 @@ def store_evidence(
             )
             result.new += 1
         for issue in issues:
-            _quarantine(
-                s,
-                account,
-                stream,
-                f"parse:{report_request_id}:{issue.line_no}",
-                f"{issue.report} line {issue.line_no}: {issue.message}",
-                issue.raw,
-            )
+            reason = f"{issue.report} line {issue.line_no}: {issue.message}"
+            if _quarantine(
+                s, account, stream, f"parse:{report_request_id}:{issue.line_no}", reason, issue.raw
+            ):
+                quarantined.append(reason)
+        alert_quarantined(s, account, stream, quarantined)
         if cursor_position is not None:
             cursor = s.get(Cursor, (account, stream))
             if cursor is None:
@@ -125,7 +120,8 @@ def store_evidence(
     return result
 
 
-def _quarantine(s: Session, account: str, stream: str, key: str, reason: str, payload: str) -> None:
+def _quarantine(s: Session, account: str, stream: str, key: str, reason: str, payload: str) -> bool:
+    """Quarantine once per key; True when this call did (a re-read of the same row is not news)."""
     if (
         s.exec(
             select(QuarantinedInput.id).where(
@@ -137,6 +133,8 @@ def _quarantine(s: Session, account: str, stream: str, key: str, reason: str, pa
         is None
     ):
         s.add(QuarantinedInput(account=account, stream=stream, key=key, reason=reason, payload=payload))
+        return True
+    return False
 
 
 def derive_lost_evidence(engine: Engine, account: str) -> int:

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 
 from reconciler.clock import as_utc
 from reconciler.guardrails import effects_to_hold
+from reconciler.ledger.alerts import raise_alert
 from reconciler.ledger.corrections import release_absorbed
 from reconciler.ledger.tables import Attempt, Batch, BatchChange, Effect, Hold
 from reconciler.messages import AttemptResult, HoldDecisionRequest, HoldDecisionResult, PlanResult, Thresholds
@@ -249,6 +250,7 @@ def record_success(engine: Engine, attempt_id: int, outcome: AdjustOutcome) -> A
             if (bc.inventory_item_id, bc.location_id) in live:
                 bc.state = "applied"
         applied_count = 0
+        written: dict[tuple[str, str], Effect] = {}  # an effect of each written change, to name it
         for effect in s.exec(
             select(Effect).where(Effect.batch_id == batch.id, Effect.state == EffectState.IN_FLIGHT)
         ):
@@ -260,7 +262,36 @@ def record_success(engine: Engine, attempt_id: int, outcome: AdjustOutcome) -> A
                     after.get(key),
                 )
                 applied_count += 1
+                written.setdefault(key, effect)
+        _alert_negative(s, attempt.shop, batch.id, request.name, after, written)
         return AttemptResult(attempt_id=attempt_id, state="succeeded", effects_applied=applied_count)
+
+
+def _alert_negative(
+    s: Session,
+    shop: str,
+    batch_id: int | None,
+    name: str,
+    after: Mapping[tuple[str, str], int | None],
+    written: Mapping[tuple[str, str], Effect],
+) -> None:
+    """A write that leaves a quantity below zero: Shopify now shows fewer units than none, so something
+    upstream was missed (a receipt, a manual edit, an oversell). Alerted in the success's transaction,
+    every time; the key (shop, SKU, location, name) lets the dispatcher's cool-down group repeats."""
+    for key, effect in sorted(written.items()):
+        quantity = after.get(key)
+        if quantity is None or quantity >= 0:
+            continue
+        raise_alert(
+            s,
+            "negative_quantity",
+            f"{shop}:{effect.shopify_sku}:{effect.location}:{name}",
+            f"shop {shop}: {effect.shopify_sku} at {effect.location} has {name} = {quantity} after adjustment "
+            f"batch {batch_id}. A quantity below zero means a movement was missed or came twice (a receipt, "
+            "a manual edit, an oversell): check the SKU's history in Shopify and `starter.py reconcile`.",
+            account=effect.account,
+            once=False,
+        )
 
 
 def record_user_errors(

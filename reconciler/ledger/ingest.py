@@ -31,6 +31,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql.elements import ColumnElement
 
 from reconciler.config import Rules
+from reconciler.ledger.alerts import alert_quarantined
 from reconciler.ledger.corrections import absorb_late_effects
 from reconciler.ledger.tables import (
     Cursor,
@@ -436,6 +437,7 @@ def ingest_ledger_read(
         _insert(conn, _EFFECTS, effects)
         result.effects = len(effects)
         _insert(conn, _QUARANTINE, quarantine)
+        alert_quarantined(conn, ctx.account, LEDGER, [q["reason"] for q in quarantine])
         _advance_cursor(conn, ctx.account, LEDGER, cursor_position)
         if report_request_id is not None:
             _mark_ingested(conn, ctx.account, report_request_id, result.rows_read)
@@ -584,6 +586,7 @@ def ingest_order_shipments(
         result.absorbed = absorb_late_effects(conn, ctx.shop, effects, ctx.tz)
         _insert(conn, _EFFECTS, effects)
         _insert(conn, _QUARANTINE, quarantine)
+        alert_quarantined(conn, ctx.account, ORDERS, [q["reason"] for q in quarantine])
         result.effects, result.quarantined = len(effects), len(quarantine)
         _advance_cursor(conn, ctx.account, ORDERS, cursor_position)
     return result

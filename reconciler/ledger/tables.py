@@ -307,6 +307,8 @@ class ReconciliationRun(SQLModel, table=True):
     workflow_id: str = ""
     state: str = "started"  # started | compared | failed
     snapshot_at: datetime | None = None  # business time of the Amazon snapshot
+    # Real time Shopify's bulk snapshot started: effects written after it are not in that snapshot.
+    shopify_snapshot_at: datetime | None = None
     amazon_rows: int = 0
     shopify_rows: int = 0
     discrepancies: int = 0

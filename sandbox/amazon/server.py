@@ -1,6 +1,7 @@
 """SP-API simulator over HTTP (aiohttp): LWA, Reports 2021-06-30, Orders 2026-01-01 searchOrders,
 Fulfillment Inbound v0 (getShipments, getShipmentItemsByShipmentId), Finances v0
-(listFinancialEvents), and a pre-signed "S3" URL for report documents. Wire formats follow contracts/sp-api; rate limits are
+(listFinancialEvents), FBA Inventory v1 (getInventorySummaries, `inventory_api.py`), and a
+pre-signed "S3" URL for report documents. Wire formats follow contracts/sp-api; rate limits are
 Amazon's documented usage plans scaled by the clock; faults come from the scenario (`world.faults`).
 The Host header is ignored (python-amazon-sp-api derives it by cutting 8 characters off the endpoint)."""
 
@@ -18,6 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
+from sandbox.amazon.inventory_api import inventory_summaries
 from sandbox.amazon.world import (
     ORDERS_TWO_MINUTE_RULE,
     AmazonWorld,
@@ -38,6 +40,8 @@ USAGE_PLANS: dict[str, tuple[float, int]] = {
     "getShipments": (2.0, 30),
     "getShipmentItemsByShipmentId": (2.0, 30),
     "listFinancialEvents": (0.5, 30),
+    "getInventorySummaries": (2.0, 2),  # fbaInventory.json
+    "getMarketplaceParticipations": (0.016, 15),  # sellers v1 "Usage Plan"
 }
 INBOUND_STATUSES = {
     "WORKING",
@@ -657,6 +661,21 @@ async def list_financial_events(request: web.Request) -> web.Response:
     return web.json_response({"payload": payload})
 
 
+# --- Sellers v1 ----------------------------------------------------------------------------------
+
+
+@_operation("getMarketplaceParticipations")
+async def get_marketplace_participations(request: web.Request) -> web.Response:
+    """The marketplaces the seller can sell in (`GetMarketplaceParticipationsResponse`)."""
+    return web.json_response({"payload": request.app[WORLD_KEY].marketplace_participations()})
+
+
+@_operation("getInventorySummaries")
+async def get_inventory_summaries(request: web.Request) -> web.Response:
+    status, body = inventory_summaries(request.app[WORLD_KEY], request.query)
+    return web.json_response(body, status=status)
+
+
 async def not_found(request: web.Request) -> web.Response:
     request.app[WORLD_KEY].count("unknown")
     return _error(404, "NotFound", f"Resource {request.path} is not found.")
@@ -676,6 +695,8 @@ def build_app(world: AmazonWorld) -> web.Application:
     app.router.add_get("/fba/inbound/v0/shipments", get_shipments)
     app.router.add_get("/fba/inbound/v0/shipments/{shipment_id}/items", get_shipment_items)
     app.router.add_get("/finances/v0/financialEvents", list_financial_events)
+    app.router.add_get("/fba/inventory/v1/summaries", get_inventory_summaries)
+    app.router.add_get("/sellers/v1/marketplaceParticipations", get_marketplace_participations)
     app.router.add_route("*", "/{tail:.*}", not_found)
     return app
 

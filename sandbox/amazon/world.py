@@ -137,6 +137,18 @@ RETURN_REASONS = ["UNWANTED_ITEM", "NOT_AS_DESCRIBED", "DEFECTIVE", "SWITCHEROO"
 REFUND_DELAY_DAYS = 3.0  # a customer_return's refund posts this long before the unit arrives
 REMOVAL_PENDING_DAYS = 0.05  # a new removal order stays Pending this long, then In Process
 CURRENCIES = {"US": "USD", "CA": "CAD", "MX": "MXN", "UK": "GBP", "JP": "JPY", "AU": "AUD"}
+LANGUAGES = {  # a marketplace's defaultLanguageCode (Sellers API)
+    "US": "en_US",
+    "CA": "en_CA",
+    "MX": "es_MX",
+    "UK": "en_GB",
+    "DE": "de_DE",
+    "FR": "fr_FR",
+    "IT": "it_IT",
+    "ES": "es_ES",
+    "JP": "ja_JP",
+    "AU": "en_AU",
+}
 LEDGER_HEADER = [
     "Date",
     "FNSKU",
@@ -465,6 +477,9 @@ class AmazonWorld:
         self.document_url_ttl_s: float = 300.0  # real seconds; never scaled
         self.token_ttl_s: int = 3600  # real seconds; never scaled
         self.rate_limits_enabled: bool = True
+        # Sellers API: marketplace code -> (isParticipating, hasSuspendedListings); the scenario's own
+        # marketplace by default. Tests add, withdraw or suspend marketplaces here.
+        self.participations: dict[str, tuple[bool, bool]] = {self.marketplace.code: (True, False)}
 
         self._data_random = random.Random(seed)
         self._fault_random = random.Random(seed + 1)
@@ -482,6 +497,8 @@ class AmazonWorld:
         self.removal_shipments: list[SimRemovalShipment] = []
         self.inbound_shipments: dict[str, SimInboundShipment] = {}
         self.inbound_page_size: int = 50  # shipments per getShipments page
+        self.summaries_page_size: int = 50  # getInventorySummaries: summaries per page (Amazon: 50)
+        self.summaries_token_ttl_s: float = 30.0  # its nextToken expires (real seconds, never scaled)
         self.currency = CURRENCIES.get(self.marketplace.code, "EUR")
         self._titles: dict[str, str] = {}
         # the slow streams draw from their own generator so that ledger rows stay as they were
@@ -545,6 +562,28 @@ class AmazonWorld:
 
     def new_id(self) -> uuid.UUID:
         return uuid.UUID(int=self._id_random.getrandbits(128), version=4)
+
+    # --- Sellers API ---------------------------------------------------------------------------
+
+    def marketplace_participations(self) -> list[dict[str, Any]]:
+        """getMarketplaceParticipations' payload (sellers v1 `MarketplaceParticipationList`)."""
+        out = []
+        for code, (participating, suspended) in self.participations.items():
+            market = marketplace(code)
+            out.append(
+                {
+                    "marketplace": {
+                        "id": market.marketplace_id,
+                        "name": MARKETPLACE_NAMES.get(code, "Amazon"),
+                        "countryCode": market.country,
+                        "defaultCurrencyCode": CURRENCIES.get(code, "EUR"),
+                        "defaultLanguageCode": LANGUAGES.get(code, "en_US"),
+                        "domainName": f"www.{MARKETPLACE_NAMES.get(code, 'amazon.com').lower()}",
+                    },
+                    "participation": {"isParticipating": participating, "hasSuspendedListings": suspended},
+                }
+            )
+        return out
 
     # --- LWA -----------------------------------------------------------------------------------
 

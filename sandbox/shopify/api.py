@@ -42,6 +42,7 @@ from graphql.execution.values import get_argument_values, get_directive_values, 
 
 from sandbox.shopify.bulk import BulkLists, BulkQuery, BulkQueryInvalid
 from sandbox.shopify.world import (
+    LOCATION_NAME_MAX,
     QUERYABLE_NAMES,
     AdjustInputError,
     ShopifyWorld,
@@ -56,6 +57,20 @@ SCHEMA_PATH = Path(__file__).with_name("schema.graphql")
 MAX_QUERY_COST = 1000  # Shopify's single-query limit
 MUTATION_COST = 10
 MAX_PAGE = 250
+TOGGLE_MESSAGES = {  # InventoryBulkToggleActivationUserErrorCode descriptions in the real schema
+    "CANNOT_DEACTIVATE_FROM_ONLY_LOCATION": (
+        "Cannot unstock an inventory item from the only location at which it is stocked."
+    ),
+    "COMMITTED_INVENTORY_AT_LOCATION": (
+        "Cannot unstock this inventory item from this location because it has committed quantities."
+    ),
+    "INCOMING_INVENTORY_AT_LOCATION": (
+        "Cannot unstock this inventory item from this location because it has incoming quantities."
+    ),
+    "RESERVED_INVENTORY_AT_LOCATION": (
+        "Cannot unstock this inventory item from this location because it has unavailable quantities."
+    ),
+}
 
 
 def load_schema() -> GraphQLSchema:
@@ -333,6 +348,84 @@ class Resolvers:
         except AdjustInputError as e:
             raise GraphQLError(str(e), extensions={"code": e.code}) from e
 
+    # Onboarding: the app's scopes, a new location, stocking items at a location
+    def current_app_installation(self, _root, _info):
+        return {
+            "id": "gid://shopify/AppInstallation/1",
+            "accessScopes": [
+                {"handle": h, "description": f"{h.replace('_', ' ', 1).capitalize()}"}
+                for h in sorted(self.world.access_scopes)
+            ],
+        }
+
+    def _require(self, info: GraphQLResolveInfo, scope: str) -> None:
+        """Shopify's answer to a field the app has no scope for: a top-level ACCESS_DENIED error."""
+        if not self.world.has_scope(scope):
+            raise GraphQLError(
+                f"Access denied for {info.field_name} field. Required access: `{scope}` access scope.",
+                extensions={
+                    "code": "ACCESS_DENIED",
+                    "documentation": "https://shopify.dev/api/usage/access-scopes",
+                    "requiredAccess": f"`{scope}` access scope.",
+                },
+            )
+
+    def location_add(self, _root, info: GraphQLResolveInfo, input):
+        self._require(info, "write_locations")
+        name = (input.get("name") or "").strip()
+        error = None
+        if not name:
+            error = (["input", "name"], "Name can't be blank", "BLANK")
+        elif len(name) > LOCATION_NAME_MAX:
+            error = (["input", "name"], f"Name is too long (maximum is {LOCATION_NAME_MAX})", "TOO_LONG")
+        elif self.world.location_named(name) is not None:
+            error = (["input", "name"], "Name has already been taken", "TAKEN")
+        if error is not None:
+            return {
+                "location": None,
+                "userErrors": [dict(zip(("field", "message", "code"), error, strict=True))],
+            }
+        return {"location": self.world.add_location(name), "userErrors": []}
+
+    def inventory_bulk_toggle_activation(
+        self, _root, info: GraphQLResolveInfo, inventoryItemId, inventoryItemUpdates
+    ):
+        """All or nothing: every update is checked before any is made."""
+        self._require(info, "write_inventory")
+        item = self.world.items.get(inventoryItemId)
+        if item is None:
+            return {
+                "inventoryItem": None,
+                "inventoryLevels": None,
+                "userErrors": [
+                    {
+                        "field": ["inventoryItemId"],
+                        "message": "The inventory item was not found.",
+                        "code": "INVENTORY_ITEM_NOT_FOUND",
+                    }
+                ],
+            }
+        errors = []
+        for i, update in enumerate(inventoryItemUpdates):
+            path = ["inventoryItemUpdates", str(i), "locationId"]
+            if update["locationId"] not in self.world.locations:
+                errors.append(
+                    {"field": path, "message": "The location was not found.", "code": "LOCATION_NOT_FOUND"}
+                )
+            elif not update["activate"]:
+                problem = self.world.deactivate_problem(item.id, update["locationId"])
+                if problem is not None:
+                    errors.append({"field": path, "message": TOGGLE_MESSAGES[problem], "code": problem})
+        if errors:
+            return {"inventoryItem": item, "inventoryLevels": None, "userErrors": errors}
+        activated = []
+        for update in inventoryItemUpdates:
+            if update["activate"]:
+                activated.append(self.world.activate(item.id, update["locationId"]))
+            else:
+                self.world.deactivate(item.id, update["locationId"])
+        return {"inventoryItem": item, "inventoryLevels": activated, "userErrors": []}
+
     def bulk_operation_run_query(self, _root, _info, query, groupObjects=False):
         """Check the query, then (within the per-shop limit) run it over the state as it is now."""
         running = self.world.running_bulk_queries()
@@ -350,18 +443,16 @@ class Resolvers:
                     }
                 ],
             }
+        view = self.world.bulk_view()  # the levels as they are now, however long the file takes
         try:
-            bulk = BulkQuery(self.schema, query, self.bulk_lists())
+            bulk = BulkQuery(self.schema, query, view.wrap(self.bulk_lists()))
         except BulkQueryInvalid as e:
+            self.world.release_bulk_view(view)
             return {
                 "bulkOperation": None,
                 "userErrors": [{"field": ["query"], "message": str(e), "code": "INVALID"}],
             }
-        result, objects, roots = bulk.run()
-        return {
-            "bulkOperation": self.world.start_bulk_operation(query, result, objects, roots),
-            "userErrors": [],
-        }
+        return {"bulkOperation": self.world.run_bulk_query(query, bulk.iterate(), view), "userErrors": []}
 
     def wire(self, schema: GraphQLSchema) -> None:
         table = {
@@ -388,6 +479,9 @@ class Resolvers:
             ("InventoryLevel", "quantities"): self.level_quantities,
             ("InventoryAdjustmentGroup", "changes"): self.group_changes,
             ("Mutation", "inventoryAdjustQuantities"): self.inventory_adjust_quantities,
+            ("QueryRoot", "currentAppInstallation"): self.current_app_installation,
+            ("Mutation", "locationAdd"): self.location_add,
+            ("Mutation", "inventoryBulkToggleActivation"): self.inventory_bulk_toggle_activation,
         }
         for (type_name, field_name), fn in table.items():
             gtype = schema.get_type(type_name)

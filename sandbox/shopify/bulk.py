@@ -1,5 +1,6 @@
 """Bulk query operations in the Shopify simulator: check a bulk query the way Shopify does, then run
-it over the whole world at once and write Shopify's JSONL.
+it over the whole world and write Shopify's JSONL, one root object at a time (`BulkQuery.iterate`:
+the world builds a big file in slices after answering, `ShopifyWorld.run_bulk_query`).
 
 The JSONL: one line per node of a connection. A root connection's node is a line of its selected
 fields (objects and lists inline); each node of a nested connection is its own line with
@@ -14,7 +15,7 @@ resolvers (`api.Resolvers`), so a bulk file shows exactly what the ordinary API 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
@@ -216,19 +217,32 @@ class BulkQuery:
 
     def run(self, root_value: Any = None) -> tuple[bytes, int, int]:
         """Every object of the query over the world as it is now: (JSONL bytes, objects, root objects)."""
-        out: list[bytes] = []
-        counts = [0, 0]
+        parts: list[bytes] = []
+        objects = roots = 0
+        for data, n, r in self.iterate(root_value):
+            parts.append(data)
+            objects, roots = objects + n, roots + r
+        return b"".join(parts), objects, roots
+
+    def iterate(self, root_value: Any = None) -> Iterator[tuple[bytes, int, int]]:
+        """The result one root object at a time: (its lines, objects, root objects), so that a caller
+        can build a file of 100,000 objects in slices. The root connection's nodes are listed at the
+        first step; a single-object root (e.g. `location(id:)`) is one step."""
         root_field = self.root
         assert root_field.plan is not None
         if root_field.kind == "connection":
             emit = self._emitter(root_field.plan, root=True)
             for node in self.lists[("QueryRoot", root_field.name)](root_value, **root_field.args):
+                out: list[bytes] = []
+                counts = [0, 0]
                 emit(node, None, out, counts)
-        else:  # a single object (e.g. `location(id:)`) whose nested connections are exported
+                yield b"".join(out), counts[0], counts[1]
+        else:  # a single object whose nested connections are exported
             value = self._getter(root_field)(root_value)
             if value is not None:
+                out, counts = [], [0, 0]
                 self._builder(root_field.plan)(value, out, counts, None)
-        return b"".join(out), counts[0], counts[1]
+                yield b"".join(out), counts[0], counts[1]
 
     def _getter(self, f: _Field) -> Callable[[Any], Any]:
         resolve, name, attr, args = f.resolve, f.name, f.attr, f.args

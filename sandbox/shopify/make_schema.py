@@ -31,6 +31,7 @@ PAGING = ["first", "after", "last", "before", "reverse"]
 KEEP: dict[str, dict[str, list[str] | None] | None] = {
     "QueryRoot": {
         "bulkOperation": None,
+        "currentAppInstallation": None,
         "currentBulkOperation": None,
         "inventoryItem": None,
         "inventoryItems": [*PAGING, "query"],
@@ -42,7 +43,12 @@ KEEP: dict[str, dict[str, list[str] | None] | None] = {
         "productVariant": None,
         "productVariants": [*PAGING, "query"],
     },
-    "Mutation": {"bulkOperationRunQuery": None, "inventoryAdjustQuantities": None},
+    "Mutation": {
+        "bulkOperationRunQuery": None,
+        "inventoryAdjustQuantities": None,
+        "inventoryBulkToggleActivation": None,  # onboarding: stock mapped items at the fba location
+        "locationAdd": None,  # onboarding: create the fba location
+    },
     "Node": None,
     "DisplayableError": None,
     "PageInfo": None,
@@ -92,6 +98,20 @@ KEEP: dict[str, dict[str, list[str] | None] | None] = {
     "BulkOperationErrorCode": None,
     "BulkOperationStatus": None,
     "BulkOperationType": None,
+    # onboarding (ops/onboarding.py): granted scopes, locationAdd, inventoryBulkToggleActivation
+    "AppInstallation": {"id": None, "accessScopes": None},
+    "AccessScope": None,
+    "LocationAddInput": None,
+    "LocationAddAddressInput": None,
+    "MetafieldInput": None,
+    "CountryCode": None,
+    "LocationAddPayload": None,
+    "LocationAddUserError": None,
+    "LocationAddUserErrorCode": None,
+    "InventoryBulkToggleActivationInput": None,
+    "InventoryBulkToggleActivationPayload": None,
+    "InventoryBulkToggleActivationUserError": None,
+    "InventoryBulkToggleActivationUserErrorCode": None,
     "DateTime": None,
     "URL": None,
     "UnsignedInt64": None,

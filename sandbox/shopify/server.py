@@ -153,6 +153,11 @@ def build_app(world: ShopifyWorld) -> web.Application:
     app.router.add_post("/control/adjust", control_adjust)
     app.router.add_post("/control/sale", control_sale)
     app.router.add_get("/control/state", control_state)
+
+    async def stop_bulk_builds(_app: web.Application) -> None:
+        world.cancel_bulk_builds()
+
+    app.on_cleanup.append(stop_bulk_builds)
     return app
 
 

@@ -1,7 +1,9 @@
 """The Shopify simulator's state: locations, product variants, inventory items and their quantities,
 and the semantics of `inventoryAdjustQuantities` as of API 2026-04 (idempotency keys, compare-and-
 swap, ledger documents, all-or-nothing) and of bulk query operations (`SimBulkOperation`: CREATED →
-RUNNING → COMPLETED in real time, a JSONL file made from the state when the operation started).
+RUNNING → COMPLETED in real time, a JSONL file showing the state when the operation started; a big
+file is built after the mutation has answered, in slices between other requests, while the operation
+is RUNNING and its objectCount grows, as Shopify does).
 The GraphQL layer (`api.py`, `bulk.py`) and HTTP server (`server.py`) sit on top of it; the scenario
 runner drives staff edits and storefront sales through it.
 """
@@ -9,12 +11,15 @@ runner drives staff edits and storefront sales through it.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
+import logging
 import random
 import re
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -49,10 +54,21 @@ REASONS = frozenset(
 MAX_CHANGES = 250
 QUANTITY_LIMIT = 2_000_000_000
 KEY_RETENTION_S = 24 * 3600.0  # real time, never scaled
+# What the product asks the merchant to grant (README, "Onboarding a merchant"); tests take some away.
+DEFAULT_ACCESS_SCOPES = (
+    "read_inventory",
+    "write_inventory",
+    "read_products",
+    "read_locations",
+    "write_locations",
+)
+LOCATION_NAME_MAX = 100  # Shopify's limit on a location's name (locationAdd: TOO_LONG)
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:.+")
 _GID = re.compile(r"^gid://[^/\s]+/[^/\s]+/\S+$")
 
 Role = Literal["fba", "warehouse"]
+_level_numbers = itertools.count()  # SimLevel.seq: the order levels were made in, across worlds
+log = logging.getLogger("sandbox.shopify")
 
 
 class AdjustInputError(Exception):
@@ -113,6 +129,7 @@ class SimLevel:
     location: SimLocation
     stored: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STORED_NAMES, 0))
     typename: str = "InventoryLevel"
+    seq: int = field(default_factory=lambda: next(_level_numbers), compare=False, repr=False)
 
     @property
     def id(self) -> str:
@@ -174,11 +191,67 @@ BULK_ACTIVE = ("CREATED", "RUNNING", "CANCELING")
 BULK_FILES_KEPT = 5  # JSONL files of the most recent bulk operations the simulator keeps serving
 
 
+class BulkView:
+    """The shop's inventory levels as they were when a bulk operation started, for as long as its file
+    is being built: a level changed meanwhile is kept as it was (copy on write, `ShopifyWorld._keep`),
+    a level made meanwhile is left out."""
+
+    def __init__(self) -> None:
+        self.first_new = next(_level_numbers)  # levels numbered from here on were made later
+        self.before: dict[tuple[str, str], dict[str, int]] = {}  # (item, location) -> stored at start
+
+    def nodes(self, nodes: Iterable[Any]) -> list[Any]:
+        out = []
+        for node in nodes:
+            if node.__class__ is SimLevel:
+                if node.seq >= self.first_new:
+                    continue
+                kept = self.before.get((node.item.id, node.location.id))
+                if kept is not None:
+                    node = replace(node, stored=dict(kept))
+            out.append(node)
+        return out
+
+    def wrap(self, lists: dict[Any, Any]) -> dict[Any, Any]:
+        """Bulk lists (`bulk.BulkLists`) that show the levels through this view."""
+
+        def viewed(fn: Any) -> Any:
+            return lambda source, **args: self.nodes(fn(source, **args))
+
+        return {key: viewed(fn) for key, fn in lists.items()}
+
+
+class _BulkBuild:
+    """A bulk file in the making: `advance(s)` builds root objects for about `s` seconds."""
+
+    def __init__(self, chunks: Iterator[tuple[bytes, int, int]]) -> None:
+        self._chunks = chunks
+        self.parts: list[bytes] = []
+        self.objects = self.roots = 0
+
+    def advance(self, seconds: float) -> bool:
+        """True once the whole file is built."""
+        deadline = time.perf_counter() + seconds
+        for data, objects, roots in self._chunks:
+            self.parts.append(data)
+            self.objects += objects
+            self.roots += roots
+            if time.perf_counter() >= deadline:
+                return False
+        return True
+
+    def data(self) -> bytes:
+        data = b"".join(self.parts)
+        self.parts = []
+        return data
+
+
 @dataclass
 class SimBulkOperation:
-    """A bulk query. Its result is computed when it starts (the state at start time); its status then
-    follows real time: CREATED for `running_after_s`, RUNNING until `done_after_s` (objectCount
-    growing), then COMPLETED — or FAILED with `fail_code` / CANCELED when asked to."""
+    """A bulk query. Its result shows the state when it started. Its status follows real time: CREATED
+    for `running_after_s`, RUNNING until `done_after_s` and until its file is built (`ready`;
+    objectCount growing with the objects built), then COMPLETED — or FAILED with `fail_code` /
+    CANCELED when asked to."""
 
     id: str
     legacy_id: int
@@ -193,6 +266,9 @@ class SimBulkOperation:
     fail_code: str | None = None  # FAILED with this errorCode once done
     finished_at: datetime | None = None  # business time it completes (or fails)
     cancel_requested_at: float | None = None
+    ready: bool = True  # the file is built (False while it is built in the background)
+    objects_built: int = 0  # objects (and root objects) built so far, when built in the background
+    roots_built: int = 0
     type: str = "QUERY"
     typename: str = "BulkOperation"
 
@@ -206,7 +282,7 @@ class SimBulkOperation:
             return "CANCELED" if time.monotonic() - self.cancel_requested_at >= 0.05 else "CANCELING"
         if elapsed < self.running_after_s:
             return "CREATED"
-        if elapsed < self.done_after_s:
+        if elapsed < self.done_after_s or not self.ready:
             return "RUNNING"
         return "FAILED" if self.fail_code else "COMPLETED"
 
@@ -224,13 +300,21 @@ class SimBulkOperation:
         fraction = min(1.0, max(0.0, (self._elapsed() - self.running_after_s) / span))
         return fraction / 2 if self.fail_code else fraction  # a failing operation stops half-way
 
+    def _progress(self, total: int, built: int) -> int:
+        """What the build has reached (a file built in the background: at least what is built so far;
+        a failing operation stops half-way)."""
+        if self.status == "CREATED":
+            return 0
+        built = built // 2 if self.fail_code else built
+        return max(built, int(total * self._fraction())) if self.ready else built
+
     @property
     def object_count(self) -> int:
-        return int(self.object_count_total * self._fraction())
+        return self._progress(self.object_count_total, self.objects_built)
 
     @property
     def root_object_count(self) -> int:
-        return int(self.root_object_count_total * self._fraction())
+        return self._progress(self.root_object_count_total, self.roots_built)
 
     @property
     def error_code(self) -> str | None:
@@ -306,6 +390,7 @@ class ShopifyWorld:
         self.apply_first_rate = 0.5  # share of mutation faults (5xx, timeout) that apply before failing
         self.mutation_latency_s = 0.0  # processing time of a mutation (lets tests provoke concurrency)
         self.null_quantity_after_change = False  # answer quantityAfterChange: null, as Shopify may
+        self.access_scopes: set[str] = set(DEFAULT_ACCESS_SCOPES)  # granted to the app on this shop
         self.locations: dict[str, SimLocation] = {}
         self.items: dict[str, SimItem] = {}
         self.levels: dict[tuple[str, str], SimLevel] = {}
@@ -322,6 +407,9 @@ class ShopifyWorld:
         self.bulk_duration_s = 0.3  # real seconds from creation to COMPLETED
         self.bulk_fail_next: list[str] = []  # errorCodes the next bulk operations fail with
         self.bulk_download_failures = 0  # the next downloads of a bulk file answer 503
+        self.bulk_slice_s = 0.005  # real seconds of building a bulk file between other requests
+        self._bulk_views: list[BulkView] = []
+        self._bulk_tasks: set[asyncio.Task[None]] = set()
         self.base_url: str | None = None  # where the server listens (bulk file URLs); set by `start`
         self._keys: dict[str, StoredResult] = {}
         self._in_flight: set[str] = set()
@@ -366,12 +454,16 @@ class ShopifyWorld:
         for entry in scenario.catalog:
             if entry.shopify is None or world.find_item(entry.shopify_sku_or_sku) is not None:
                 continue
-            world.add_item(
-                entry.shopify_sku_or_sku,
-                fba=entry.shopify.fba.model_dump(),
-                warehouse=entry.shopify.warehouse.model_dump(),
-                title=entry.title,
-            )
+            # `duplicates`: more variants with the same SKU, as a merchant can make by mistake;
+            # `stocked_at_fba: false`: a variant not (yet) stocked at the fba location (onboarding)
+            for _ in range(1 + entry.shopify.duplicates):
+                world.add_item(
+                    entry.shopify_sku_or_sku,
+                    fba=entry.shopify.fba.model_dump(),
+                    warehouse=entry.shopify.warehouse.model_dump(),
+                    title=entry.title,
+                    stocked_at=("fba", "warehouse") if entry.shopify.stocked_at_fba else ("warehouse",),
+                )
         return world
 
     def _next_id(self, kind: str) -> int:
@@ -467,6 +559,49 @@ class ShopifyWorld:
                 return level
         return None
 
+    # --- locations and stocking (locationAdd, inventoryBulkToggleActivation) ---------------------------
+
+    def has_scope(self, handle: str) -> bool:
+        """Whether the app may do this; a write scope also grants its read scope, as on Shopify."""
+        return handle in self.access_scopes or (
+            handle.startswith("read_") and f"write_{handle[5:]}" in self.access_scopes
+        )
+
+    def location_named(self, name: str) -> SimLocation | None:
+        return next((loc for loc in self.locations.values() if loc.name == name), None)
+
+    def activate(self, item_id: str, location_id: str) -> SimLevel:
+        """Stock the item at the location (every quantity 0); an existing level is returned as it is."""
+        level = self.level(item_id, location_id)
+        if level is None:
+            level = SimLevel(item=self.items[item_id], location=self.locations[location_id])
+            self.levels[(item_id, location_id)] = level
+            self._levels_by_item.setdefault(item_id, []).append(level)
+            self._levels_by_location.setdefault(location_id, []).append(level)
+        return level
+
+    def deactivate_problem(self, item_id: str, location_id: str) -> str | None:
+        """The InventoryBulkToggleActivationUserErrorCode that keeps the item stocked there, or None."""
+        level = self.level(item_id, location_id)
+        if level is None:
+            return None
+        if len(self.levels_of_item(item_id)) == 1:
+            return "CANNOT_DEACTIVATE_FROM_ONLY_LOCATION"
+        if level.get("committed"):
+            return "COMMITTED_INVENTORY_AT_LOCATION"
+        if level.get("incoming"):
+            return "INCOMING_INVENTORY_AT_LOCATION"
+        if level.get("reserved"):
+            return "RESERVED_INVENTORY_AT_LOCATION"
+        return None
+
+    def deactivate(self, item_id: str, location_id: str) -> None:
+        """Unstock the item there (its quantities go with the level). Check `deactivate_problem` first."""
+        level = self.levels.pop((item_id, location_id), None)
+        if level is not None:
+            self._levels_by_item[item_id].remove(level)
+            self._levels_by_location[location_id].remove(level)
+
     # --- what people and the storefront do ----------------------------------------------------------
 
     def manual_adjust(self, sku: str, location: str, name: str, delta: int) -> int:
@@ -479,6 +614,7 @@ class ShopifyWorld:
         level = self.level(item.id, self.location_for(location).id)
         if level is None:
             raise KeyError(f"{sku!r} is not stocked at {location!r}")
+        self._keep(level)
         level.stored[name] += int(delta)
         return level.stored[name]
 
@@ -531,8 +667,90 @@ class ShopifyWorld:
         """The most recent bulk query (what `currentBulkOperation` answers)."""
         return next(reversed(self.bulk_operations.values()), None)
 
+    def bulk_view(self) -> BulkView:
+        """Levels as they are now, for a bulk file built over time; `release_bulk_view` when built."""
+        view = BulkView()
+        self._bulk_views.append(view)
+        return view
+
+    def release_bulk_view(self, view: BulkView | None) -> None:
+        if view is not None and view in self._bulk_views:
+            self._bulk_views.remove(view)
+
+    def _keep(self, level: SimLevel) -> None:
+        """Before a level changes: keep it as it was for every bulk file being built."""
+        for view in self._bulk_views:
+            view.before.setdefault((level.item.id, level.location.id), dict(level.stored))
+
+    def run_bulk_query(
+        self, query: str, chunks: Iterator[tuple[bytes, int, int]], view: BulkView | None = None
+    ) -> SimBulkOperation:
+        """Start a bulk query whose JSONL `chunks` gives a root object at a time (`BulkQuery.iterate`,
+        over `view`). What `bulk_slice_s` allows is built now; a bigger file goes on being built after
+        the answer, a slice at a time between other requests, while the operation is RUNNING and its
+        objectCount grows. The caller checks the limit."""
+        build = _BulkBuild(chunks)
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None  # called outside a server: build it all now
+        if build.advance(self.bulk_slice_s if loop is not None else float("inf")):
+            self.release_bulk_view(view)
+            return self.start_bulk_operation(query, build.data(), build.objects, build.roots)
+        assert loop is not None
+        op = self._new_bulk_operation(query)
+        op.ready, op.objects_built, op.roots_built = False, build.objects, build.roots
+        self.bulk_operations[op.id] = op
+        task = loop.create_task(self._build_bulk_file(op, build, view))
+        self._bulk_tasks.add(task)
+        task.add_done_callback(self._bulk_tasks.discard)
+        return op
+
+    async def _build_bulk_file(self, op: SimBulkOperation, build: _BulkBuild, view: BulkView | None) -> None:
+        try:
+            while True:
+                await asyncio.sleep(0)  # let the server answer what has come in meanwhile
+                if op.cancel_requested_at is not None:
+                    return
+                try:
+                    done = build.advance(self.bulk_slice_s)
+                except Exception:  # a resolver's bug: the operation fails as Shopify's would
+                    log.exception("bulk operation %s: building its file failed", op.id)
+                    op.fail_code, done = "INTERNAL_SERVER_ERROR", True
+                op.objects_built, op.roots_built = build.objects, build.roots
+                if done:
+                    break
+            data = build.data()
+            elapsed = time.monotonic() - op.started
+            op.done_after_s = max(op.done_after_s, elapsed)
+            real_done = datetime.now(UTC) + timedelta(seconds=op.done_after_s - elapsed)
+            op.finished_at = self.clock.now(real_done).astimezone(UTC)
+            op.object_count_total, op.root_object_count_total = build.objects, build.roots
+            op.file_size_total = len(data)
+            self._keep_bulk_file(op.legacy_id, data)
+            op.ready = True
+        finally:
+            self.release_bulk_view(view)
+
+    def cancel_bulk_builds(self) -> None:
+        """Stop building bulk files (the server is shutting down)."""
+        for task in list(self._bulk_tasks):
+            task.cancel()
+
+    def _keep_bulk_file(self, legacy_id: int, data: bytes) -> None:
+        self.bulk_files[legacy_id] = data
+        for old in sorted(self.bulk_files)[:-BULK_FILES_KEPT]:
+            del self.bulk_files[old]
+
     def start_bulk_operation(self, query: str, result: bytes, objects: int, roots: int) -> SimBulkOperation:
         """Record a bulk query whose result (JSONL) was computed now. The caller checks the limit."""
+        op = self._new_bulk_operation(query)
+        op.object_count_total, op.root_object_count_total, op.file_size_total = objects, roots, len(result)
+        self.bulk_operations[op.id] = op
+        self._keep_bulk_file(op.legacy_id, result)
+        return op
+
+    def _new_bulk_operation(self, query: str) -> SimBulkOperation:
         legacy = self._next_id("BulkOperation")
         done_after_s = max(self.bulk_running_after_s, self.bulk_duration_s)
         real_now = datetime.now(UTC)
@@ -545,15 +763,8 @@ class ShopifyWorld:
             running_after_s=self.bulk_running_after_s,
             done_after_s=done_after_s,
             finished_at=self.clock.now(real_now + timedelta(seconds=done_after_s)).astimezone(UTC),
-            object_count_total=objects,
-            root_object_count_total=roots,
-            file_size_total=len(result),
             fail_code=self.bulk_fail_next.pop(0) if self.bulk_fail_next else None,
         )
-        self.bulk_operations[op.id] = op
-        self.bulk_files[legacy] = result
-        for old in sorted(self.bulk_files)[:-BULK_FILES_KEPT]:
-            del self.bulk_files[old]
         return op
 
     def cancel_bulk_operation(self, gid: str) -> SimBulkOperation:
@@ -712,6 +923,7 @@ class ShopifyWorld:
         on_hand: list[SimChange] = []
         for level, change in plan:
             delta = change["delta"]
+            self._keep(level)
             level.stored[name] += delta
             ledger = change.get("ledgerDocumentUri")
             hide = self.null_quantity_after_change
