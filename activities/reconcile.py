@@ -8,7 +8,8 @@ from __future__ import annotations
 import asyncio
 import csv
 import logging
-from collections.abc import Iterator
+from collections import defaultdict
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from reconciler.clock import Clock, as_utc
 from reconciler.config import AccountConfig, Rules
 from reconciler.ledger.alerts import raise_alert
 from reconciler.ledger.tables import (
+    CaseRecord,
     DiscrepancyRecord,
     Effect,
     Hold,
@@ -266,24 +268,30 @@ class ReconcileActivities:
 
         def work() -> ReconcileSummary:
             with Session(self._engine) as s, s.begin():
-                levels = s.exec(select(SnapshotLevel).where(SnapshotLevel.run_id == run_id)).all()
-                amazon = [
-                    AmazonLevel(
-                        msku=lv.sku, fulfillable=lv.available, reserved=lv.reserved, unsellable=lv.damaged
-                    )
-                    for lv in levels
-                    if lv.source == "amazon"
-                ]
-                shopify = {
-                    lv.sku: ShopifyLevel(
-                        sku=lv.sku,
-                        inventory_item_id=lv.inventory_item_id,
-                        available=lv.available,
-                        damaged=lv.damaged,
-                    )
-                    for lv in levels
-                    if lv.source == "shopify"
-                }
+                # Plain column tuples, not ORM objects: at 100,000 SKUs an identity map of both
+                # snapshots costs hundreds of MiB.
+                amazon: list[AmazonLevel] = []
+                shopify: dict[str, ShopifyLevel] = {}
+                for source, sku, item_id, available, reserved, damaged in s.execute(
+                    select(
+                        SnapshotLevel.source,
+                        SnapshotLevel.sku,
+                        SnapshotLevel.inventory_item_id,
+                        SnapshotLevel.available,
+                        SnapshotLevel.reserved,
+                        SnapshotLevel.damaged,
+                    ).where(SnapshotLevel.run_id == run_id)
+                ):
+                    if source == "amazon":
+                        amazon.append(
+                            AmazonLevel(
+                                msku=sku, fulfillable=available, reserved=reserved, unsellable=damaged
+                            )
+                        )
+                    elif source == "shopify":
+                        shopify[sku] = ShopifyLevel(
+                            sku=sku, inventory_item_id=item_id, available=available, damaged=damaged
+                        )
                 run = s.get(ReconciliationRun, run_id)
                 assert run is not None
                 unwritten, written_after = snapshot_gap(
@@ -296,6 +304,7 @@ class ReconcileActivities:
                     unwritten,
                     track_unfulfillable=rules.track_unfulfillable,
                     written_after=written_after,
+                    context=_open_cases(s, account.name, account.sku_map.resolve),
                 )
                 held = 0
                 for d in diffs:
@@ -414,6 +423,24 @@ class ReconcileActivities:
         s.flush()
         effect.hold_id = hold.id
         return effect.id
+
+
+def _open_cases(s: Session, account: str, resolve: Callable[[str], tuple[str, int]]) -> dict[str, str]:
+    """Shopify SKU → a sentence naming its open cases: a return awaiting its grade, units lost and
+    not yet found or reimbursed, a removal or inbound shipment under way — what ops checks first."""
+    by_sku: dict[str, list[str]] = defaultdict(list)
+    for case_id, state, sku in s.exec(
+        select(CaseRecord.case_id, CaseRecord.state, CaseRecord.sku).where(
+            CaseRecord.account == account, col(CaseRecord.closed).is_(False)
+        )
+    ):
+        if sku:
+            by_sku[resolve(sku)[0]].append(f"{case_id} ({state})")
+    return {
+        sku: f"open case{'s' if len(cases) > 1 else ''}: {', '.join(sorted(cases)[:5])}"
+        + (f" and {len(cases) - 5} more" if len(cases) > 5 else "")
+        for sku, cases in by_sku.items()
+    }
 
 
 def _effects_around(

@@ -22,6 +22,9 @@ from reconciler.models import (
 LOST_REASONS = {"Lost_Warehouse", "Damaged_Warehouse"}
 INBOUND_REASONS = {"Lost_Inbound", "Damaged_Inbound"}
 REVERSAL = "Reimbursement_Reversal"
+# The case id of evidence no case waits for (a CustomerServiceIssue reimbursement, say): kept for the
+# finance report, never signalled.
+NO_CASE = ""
 
 
 def return_case(account: str, order_id: str, msku: str) -> str:
@@ -104,7 +107,8 @@ def from_return_row(account: str, r: ReturnRow) -> EvidenceIn:
 
 
 def from_reimbursement(account: str, r: ReimbursementRow) -> EvidenceIn | None:
-    """None for reasons no case waits for (CustomerServiceIssue, GeneralAdjustment…)."""
+    """Routed to the case it settles; reasons no case waits for (CustomerServiceIssue,
+    GeneralAdjustment…) are kept under NO_CASE: money Amazon paid belongs in the finance report."""
     data = {
         "reimbursement_id": r.reimbursement_id,
         "reason": r.reason,
@@ -141,7 +145,7 @@ def from_reimbursement(account: str, r: ReimbursementRow) -> EvidenceIn | None:
         return EvidenceIn(**base, case_id=lost_case(account, r.fnsku), kind="reimbursement")
     if r.reason in INBOUND_REASONS and r.fnsku:
         return EvidenceIn(**base, case_id=None, kind="reimbursement", route=f"inbound_shortage:{r.fnsku}")
-    return None
+    return EvidenceIn(**base, case_id=NO_CASE, kind="reimbursement")
 
 
 def from_removal_detail(account: str, r: RemovalDetailRow) -> EvidenceIn:

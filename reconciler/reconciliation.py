@@ -91,6 +91,7 @@ def compare(
     *,
     track_unfulfillable: bool = True,
     written_after: Mapping[tuple[str, str], int] | None = None,
+    context: Mapping[str, str] | None = None,  # Shopify SKU → what else the ledger knows (open cases)
 ) -> list[Discrepancy]:
     """Every non-zero difference, per Shopify SKU and quantity name, sorted by SKU. Several MSKUs may map
     to one Shopify SKU (with their packs); Shopify SKUs that Amazon no longer lists count as 0 there."""
@@ -126,7 +127,15 @@ def compare(
                     unwritten=pending,
                     written_after=after,
                     msku=",".join(mskus.get(sku, [])),
-                    explanation=explain(sku, have is not None, sku in mskus, pending, difference, after),
+                    explanation="; ".join(
+                        filter(
+                            None,
+                            [
+                                explain(sku, have is not None, sku in mskus, pending, difference, after),
+                                (context or {}).get(sku, ""),
+                            ],
+                        )
+                    ),
                 )
             )
     return out

@@ -35,7 +35,12 @@ from reconciler.clock import as_utc
 from reconciler.config import Rules, Settings
 from reconciler.evidence import EvidenceIn, from_refund, from_reimbursement, inbound_case, removal_case
 from reconciler.finance import FinanceReportRequest, FinanceReportSummary
-from reconciler.ledger.evidence_store import case_evidence, derive_lost_evidence, store_evidence
+from reconciler.ledger.evidence_store import (
+    case_evidence,
+    derive_lost_evidence,
+    store_evidence,
+    unsignalled_cases,
+)
 from reconciler.ledger.ingest import ingest_order_shipments
 from reconciler.ledger.reading import reading_engine
 from reconciler.ledger.tables import (
@@ -635,6 +640,23 @@ def test_finance_report_of_march_has_exactly_march(ledger: Engine, tmp_path: Pat
     assert "# Finance report 2026-03 — account us" in md
     assert "| reimbursed amount | 22.50 USD |" in md
     assert "1 effect(s) of the month are not written to Shopify yet" in md
+
+
+def test_a_reimbursement_no_case_waits_for_is_kept_for_the_finance_report(tmp_path: Path) -> None:
+    """A CustomerServiceIssue payment settles no case: it is stored (never signalled) and reported."""
+    with ledger_engine("sqlite", tmp_path) as engine:
+        paid = _reimbursement(
+            "R-900", _at("2026-03-12"), "CustomerServiceIssue", "MUG", amount_total=7.25, quantity_cash=1
+        )
+        result = store_evidence(engine, [paid], account=ACCOUNT, stream="reimbursements")
+        assert (result.new, result.unrouted) == (1, 0)
+        assert unsignalled_cases(engine) == []  # no case workflow is started for it
+        summary = asyncio.run(
+            FinanceReportActivities(engine, report_settings(tmp_path)).build_report(
+                FinanceReportRequest(account=ACCOUNT, month="2026-03")
+            )
+        )
+        assert summary.reimbursed_amounts == {"USD": 7.25}
 
 
 def report_settings(tmp_path: Path) -> Settings:

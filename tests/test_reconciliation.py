@@ -106,3 +106,14 @@ def test_the_gap_between_the_two_snapshots_is_allowed_for() -> None:
     )
     assert (d.expected_shopify, d.difference, d.written_after) == (36, 2, -4)
     assert "after Amazon's snapshot" in d.explanation
+
+
+def test_what_else_the_ledger_knows_joins_the_explanation() -> None:
+    [d] = compare(
+        [AmazonLevel(msku="A", fulfillable=5)],
+        {"A": ShopifyLevel(sku="A", available=7)},
+        resolve,
+        {},
+        context={"A": "open case: lost:us:X0A (researching)", "B": "not this one"},
+    )
+    assert d.explanation.endswith("; open case: lost:us:X0A (researching)")

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from reconciler.clock import as_utc
-from reconciler.evidence import EvidenceIn, lost_case
+from reconciler.evidence import NO_CASE, EvidenceIn, lost_case
 from reconciler.ledger.alerts import alert_quarantined
 from reconciler.ledger.tables import CaseRecord, Cursor, Evidence, Movement, QuarantinedInput, ReportRequest
 from reconciler.models import FlatFileIssue
@@ -97,6 +97,8 @@ def store_evidence(
                     quantity=item.quantity,
                     stream=item.stream,
                     data=json.dumps(item.data, sort_keys=True, default=str),
+                    # No case waits for it: never signalled (reports read it).
+                    signalled_at=datetime.now(UTC) if case_id == NO_CASE else None,
                 )
             )
             result.new += 1
