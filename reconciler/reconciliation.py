@@ -147,7 +147,12 @@ def explain(
     """What the ledger can say about a difference, in words for the ops team."""
     parts = []
     if not in_shopify:
-        parts.append(f"{sku} is not stocked at the FBA location in Shopify")
+        # Nothing to correct: no level to adjust. Say what fixes it instead of guessing at edits.
+        return (
+            f"{sku} is not stocked at the FBA location in Shopify, so nothing can be corrected: stock it "
+            "there (`starter.py onboard` activates every mapped item) and the next reconciliation holds "
+            "the correction"
+        )
     if not at_amazon:
         parts.append("Amazon's snapshot does not list it")
     if pending:
