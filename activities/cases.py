@@ -5,7 +5,6 @@ and record a person's removal receipt as evidence."""
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -18,11 +17,10 @@ from activities.clients import Clients
 from activities.heartbeat import heartbeats
 from reconciler.cases.dispatch import evaluate
 from reconciler.cases.model import CaseView
-from reconciler.cases.model import Evidence as CaseEvidence
 from reconciler.clock import as_utc
 from reconciler.evidence import case_type, removal_receipt
 from reconciler.ledger.alerts import raise_alert
-from reconciler.ledger.evidence_store import case_evidence, store_evidence
+from reconciler.ledger.evidence_store import case_evidence, store_evidence, to_case_evidence
 from reconciler.ledger.tables import CaseRecord, Effect, QuarantinedInput
 from reconciler.messages import CaseStatus, EvaluateRequest, RemovalReceipt
 from reconciler.models import EffectState
@@ -38,16 +36,7 @@ class CaseActivities:
     @heartbeats
     async def evaluate_case(self, req: EvaluateRequest) -> CaseStatus:
         rows = await asyncio.to_thread(case_evidence, self._engine, req.case_id)
-        evidence = [
-            CaseEvidence(
-                kind=e.kind,
-                key=e.key,
-                occurred_at=as_utc(e.occurred_at),
-                quantity=e.quantity,
-                data=json.loads(e.data),
-            )
-            for e in rows
-        ]
+        evidence = [to_case_evidence(e) for e in rows]
         view = evaluate(req.case_id, evidence, req.as_of, req.rules)
         new_effects = await self._store_effects(req, view)
         await asyncio.to_thread(self._store_view, req, view, len(rows))

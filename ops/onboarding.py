@@ -822,6 +822,9 @@ async def onboard(
     def skip(step: str, because: str) -> None:
         done(StepResult(step=step, outcome=Outcome.SKIPPED, summary=f"not checked: {because}"))
 
+    def problem(step: str, summary: str, fix: str) -> None:
+        done(StepResult(step=step, outcome=Outcome.PROBLEM, summary=summary, fix=fix))
+
     def progress(text: str) -> None:
         if on_progress is not None:
             on_progress(text)
@@ -831,14 +834,10 @@ async def onboard(
         shopify: ShopifyClient | None = clients.shopify(shop.name)
     except ConfigError as e:
         shopify = None
-        done(
-            StepResult(
-                step="shopify_access",
-                outcome=Outcome.PROBLEM,
-                summary=str(e),
-                fix=f"put the app's Admin API access token into {shop.access_token_env} (environment or "
-                "secrets file)",
-            )
+        problem(
+            "shopify_access",
+            str(e),
+            f"put the app's Admin API access token into {shop.access_token_env} (environment or secrets file)",
         )
     granted: set[str] = set()
     shopify_ok = False
@@ -849,14 +848,11 @@ async def onboard(
         amazon: AmazonClient | None = clients.amazon(account.name)
     except ConfigError as e:
         amazon = None
-        done(
-            StepResult(
-                step="amazon_access",
-                outcome=Outcome.PROBLEM,
-                summary=str(e),
-                fix=f"put the LWA client id, client secret and refresh token into {account.lwa_client_id_env}, "
-                f"{account.lwa_client_secret_env} and {account.refresh_token_env} (environment or secrets file)",
-            )
+        problem(
+            "amazon_access",
+            str(e),
+            f"put the LWA client id, client secret and refresh token into {account.lwa_client_id_env}, "
+            f"{account.lwa_client_secret_env} and {account.refresh_token_env} (environment or secrets file)",
         )
     amazon_ok = amazon is not None and done(await check_amazon_access(amazon, account)).outcome in (
         Outcome.OK,
@@ -870,7 +866,7 @@ async def onboard(
             locations = await shopify.locations()
         except ShopifyError as e:
             summary, fix = _shopify_failure(e, shop, "listing locations")
-            done(StepResult(step="fba_location", outcome=Outcome.PROBLEM, summary=summary, fix=fix))
+            problem("fba_location", summary, fix)
             skip("warehouse_location", "the locations could not be listed")
         else:
             result, location_id = await ensure_fba_location(
@@ -893,7 +889,7 @@ async def onboard(
                 summary, fix = _amazon_failure(e, account, "reading the inventory report")
             else:
                 summary, fix = str(e), "run onboarding again later; Amazon's reports sometimes fail"
-            done(StepResult(step="amazon_catalogue", outcome=Outcome.PROBLEM, summary=summary, fix=fix))
+            problem("amazon_catalogue", summary, fix)
         else:
             done(
                 StepResult(
@@ -909,7 +905,7 @@ async def onboard(
                     catalogue = await map_catalogue(shopify, account, rows)
                 except ShopifyError as e:
                     summary, fix = _shopify_failure(e, shop, "looking up SKUs")
-                    done(StepResult(step="unmapped_skus", outcome=Outcome.PROBLEM, summary=summary, fix=fix))
+                    problem("unmapped_skus", summary, fix)
                     skip("duplicate_skus", "the SKUs could not be looked up in Shopify")
                     skip("missing_at_amazon", "the SKUs could not be looked up in Shopify")
     else:
@@ -936,7 +932,7 @@ async def onboard(
             done(await activate_mapped_items(shopify, catalogue.mapped_items(), location_id))
         except ShopifyError as e:
             summary, fix = _shopify_failure(e, shop, "stocking items at the fba location")
-            done(StepResult(step="activation", outcome=Outcome.PROBLEM, summary=summary, fix=fix))
+            problem("activation", summary, fix)
     else:
         skip("activation", "the fba location or the catalogue is missing")
 
@@ -951,13 +947,10 @@ async def onboard(
     try:
         client = await connect()
     except Exception as e:
-        done(
-            StepResult(
-                step="baseline",
-                outcome=Outcome.PROBLEM,
-                summary=f"cannot reach Temporal at {settings.temporal.address}: {e}",
-                fix="start Temporal (or fix [temporal] in the config), then run onboarding again",
-            )
+        problem(
+            "baseline",
+            f"cannot reach Temporal at {settings.temporal.address}: {e}",
+            "start Temporal (or fix [temporal] in the config), then run onboarding again",
         )
         return report
     done(

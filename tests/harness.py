@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlmodel import Session, col, select
 from temporalio.client import Client
@@ -25,11 +25,15 @@ from reconciler.clock import Clock
 from reconciler.config import Settings
 from reconciler.ledger.db import make_engine
 from reconciler.ledger.tables import Effect
+from reconciler.messages import CycleSummary
 from sandbox.amazon import server as amazon_server
 from sandbox.amazon.world import AmazonWorld
 from sandbox.scenario import Scenario
 from sandbox.shopify import server as shopify_server
 from sandbox.shopify.world import ShopifyWorld
+from workflows.sync_cycle import SyncCycleWorkflow
+
+T = TypeVar("T")
 
 SECRETS = {
     "TEST_SHOPIFY_TOKEN": "shpat_sandbox_token",
@@ -63,6 +67,11 @@ def item(sku: str, fba: int = 100, damaged: int = 0, warehouse: int = 10, **kw: 
         "shopify": {"fba": {"available": fba, "damaged": damaged}, "warehouse": {"available": warehouse}},
         **kw,
     }
+
+
+def amazon_only(sku: str, fba: int = 100) -> dict[str, Any]:
+    """A catalogue item at Amazon that does not exist in Shopify."""
+    return {**item(sku, fba=fba), "shopify": None}
 
 
 async def eventually(
@@ -228,3 +237,19 @@ class SandboxEnv:
 
     async def start_gate(self) -> Any:
         return await control.ensure_gate(self.client, self.settings, self.shop)
+
+    async def execute(self, run: Any, arg: Any, result_type: type[T], id_prefix: str) -> T:
+        """Run one workflow to its end on this sandbox's task queue, under a fresh id."""
+        return await self.client.execute_workflow(
+            run,
+            arg,
+            id=f"{id_prefix}-{uuid.uuid4().hex[:8]}",
+            task_queue=self.task_queue,
+            result_type=result_type,
+        )
+
+
+async def run_cycle(env: SandboxEnv) -> CycleSummary:
+    """One sync cycle of the sandbox's account, run to its end."""
+    inp = control.cycle_input(env.settings, env.settings.account(env.account))
+    return await env.execute(SyncCycleWorkflow.run, inp, CycleSummary, "cycle")

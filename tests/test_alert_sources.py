@@ -6,7 +6,6 @@ below zero (the gate against the simulator), and a cycle that fails being record
 from __future__ import annotations
 
 import asyncio
-import uuid
 from pathlib import Path
 
 import pytest
@@ -20,12 +19,10 @@ from ops import control
 from reconciler.ledger.db import make_engine
 from reconciler.ledger.evidence_store import store_evidence
 from reconciler.ledger.tables import Alert, CycleRun
-from reconciler.messages import CycleSummary, StreamOutcome, StreamRequest
+from reconciler.messages import StreamOutcome, StreamRequest
 from reconciler.models import FlatFileIssue
 from reconciler.watchdog import cycle_error
-from tests.harness import SandboxEnv, eventually, item, small_scenario
-from tests.test_sync_cycle import run_cycle
-from workflows.sync_cycle import SyncCycleWorkflow
+from tests.harness import SandboxEnv, amazon_only, eventually, item, run_cycle, small_scenario
 
 
 def alerts(env: SandboxEnv, kind: str) -> list[Alert]:
@@ -36,7 +33,6 @@ def alerts(env: SandboxEnv, kind: str) -> list[Alert]:
 async def test_an_ingest_that_quarantines_rows_raises_one_alert_per_stream(
     temporal_client: Client, tmp_path: Path
 ) -> None:
-    ghost = {"sku": "GHOST", "fnsku": "X00GHOST01", "amazon": {"sellable": 5, "unsellable": 0}}
     events = [
         {
             "day": 0.1,
@@ -47,7 +43,7 @@ async def test_an_ingest_that_quarantines_rows_raises_one_alert_per_stream(
         {"day": 0.2, "type": "adjustment", "sku": "GHOST", "reason": "F", "quantity": 1},
         {"day": 0.3, "type": "adjustment", "sku": "GHOST", "reason": "M", "quantity": 1},
     ]
-    scenario = small_scenario([item("MUG"), ghost], events=events)
+    scenario = small_scenario([item("MUG"), amazon_only("GHOST", fba=5)], events=events)
     async with SandboxEnv(temporal_client, scenario, tmp_path, start_day=0.6) as env, env.make_worker():
         await run_cycle(env)
         by_key = {a.key: a for a in alerts(env, "quarantined_input")}
@@ -126,13 +122,7 @@ async def test_a_cycle_that_fails_is_recorded_failed_with_its_error(
         acts = [a for a in real if getattr(a, "__name__", "") != "sync_refunds"] + [refunds_refused]
         async with env.make_worker(activities=acts):
             with pytest.raises(WorkflowFailureError):
-                await temporal_client.execute_workflow(
-                    SyncCycleWorkflow.run,
-                    control.cycle_input(env.settings, env.settings.account(env.account)),
-                    id=f"cycle-{uuid.uuid4().hex[:8]}",
-                    task_queue=env.task_queue,
-                    result_type=CycleSummary,
-                )
+                await run_cycle(env)
         with Session(env.engine) as s:
             [run] = s.exec(select(CycleRun)).all()
         assert not run.ok

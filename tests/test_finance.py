@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, date, datetime
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -172,11 +173,14 @@ def ev(kind: str, key: str, at: float, quantity: int = 0, **data: object) -> Evi
     return Evidence(kind=kind, key=key, occurred_at=d(at), quantity=quantity, data=data)
 
 
+def claim_of(case_id: str, *, details: str = "", **kw: Any) -> ClaimRow:
+    """`build_claim` for a case of account "us", its type read from the case id."""
+    return build_claim(case_id=case_id, case_type=case_id.split(":")[0], account="us", details=details, **kw)
+
+
 def test_a_lost_units_claim_names_the_losses_and_their_ledger_rows() -> None:
-    row = build_claim(
-        case_id="lost:us:X00MUG",
-        case_type="lost",
-        account="us",
+    row = claim_of(
+        "lost:us:X00MUG",
         owed_units=3,
         owed_amount=37.5,
         deadline=d(80),
@@ -211,14 +215,11 @@ def test_a_lost_units_claim_names_the_losses_and_their_ledger_rows() -> None:
 
 
 def test_a_return_claim_carries_the_order_and_the_reversed_reimbursement() -> None:
-    row = build_claim(
-        case_id="return:us:111-222:CUP",
-        case_type="return",
-        account="us",
+    row = claim_of(
+        "return:us:111-222:CUP",
         owed_units=1,
         owed_amount=None,
         deadline=d(120),
-        details="",
         evidence=[
             ev("refund", "rf", 0, 1, adjustment_id="ADJ-9"),
             ev("return_graded", "g", 10, 1, lpn="LPN1", disposition="DAMAGED", fnsku="X00CUP"),
@@ -243,14 +244,11 @@ def test_a_return_claim_carries_the_order_and_the_reversed_reimbursement() -> No
 
 
 def test_an_inbound_claim_lists_the_short_skus_and_the_dates() -> None:
-    row = build_claim(
-        case_id="inbound:us:FBA15",
-        case_type="inbound",
-        account="us",
+    row = claim_of(
+        "inbound:us:FBA15",
         owed_units=2,
         owed_amount=None,
         deadline=d(100),
-        details="",
         evidence=[
             ev("inbound_item", "a1", 0, 5, sku="A", fnsku="XA", status="WORKING", quantity_shipped=5),
             ev("inbound_item", "a2", 2, 5, sku="A", fnsku="XA", status="SHIPPED", quantity_shipped=5),

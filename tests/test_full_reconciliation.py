@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,10 +14,9 @@ from temporalio.client import Client
 
 from ops import control
 from reconciler.ledger.tables import Alert, Hold
-from reconciler.messages import CycleSummary, HoldDecision, ReconcileSummary, RevertRequest
+from reconciler.messages import HoldDecision, ReconcileSummary, RevertRequest
 from reconciler.models import EffectState
-from tests.harness import SandboxEnv, eventually, item, small_scenario
-from workflows.sync_cycle import SyncCycleWorkflow
+from tests.harness import SandboxEnv, eventually, item, run_cycle, small_scenario
 
 FAR = timedelta(days=365)
 
@@ -26,16 +24,6 @@ FAR = timedelta(days=365)
 async def _reconcile(env: SandboxEnv, *, shadow: bool = False) -> ReconcileSummary:
     handle = await control.start_reconciliation(env.client, env.settings, env.account, shadow=shadow)
     return await handle.result()
-
-
-async def _cycle(env: SandboxEnv) -> CycleSummary:
-    return await env.client.execute_workflow(
-        SyncCycleWorkflow.run,
-        control.cycle_input(env.settings, env.settings.account(env.account)),
-        id=f"cycle-{uuid.uuid4().hex[:8]}",
-        task_queue=env.task_queue,
-        result_type=CycleSummary,
-    )
 
 
 def _hold_late_ledger_rows(env: SandboxEnv) -> None:
@@ -94,7 +82,7 @@ async def test_manual_edit_and_late_row_corrected_once_then_reverted(
 
         # The shipment's ledger row arrives after all: the snapshot counted it, so it is absorbed.
         _post_late_ledger_rows(env)
-        await _cycle(env)
+        await run_cycle(env)
         (late,) = [e for e in env.effects() if e.kind != "correction"]
         assert late.delta == -3 and late.state == EffectState.ABSORBED and late.absorbed_by == correction.id
         await control.wake_gate(env.client, env.settings, env.shop)

@@ -26,7 +26,7 @@ from sandbox.shopify.api import load_schema
 from sandbox.shopify.world import ShopifyWorld
 from tests.amazon_helpers import clock_at as amazon_clock
 from tests.amazon_helpers import running_world, scenario, sim_and_client
-from tests.harness import SECRETS, SandboxEnv, item, small_scenario
+from tests.harness import SECRETS, SandboxEnv, amazon_only, item, small_scenario
 from tests.shopify_helpers import REAL_SCHEMA, make_world, real_schema, running
 from tests.test_cli import PYTHON_CMD, REPO, service_config, starter_env
 
@@ -134,10 +134,6 @@ def _catalog_item(sku: str, fba: int = 10, **shopify: Any) -> dict[str, Any]:
     entry = item(sku, fba=fba)
     entry["shopify"].update(shopify)
     return entry
-
-
-def _amazon_only(sku: str, fba: int = 3) -> dict[str, Any]:
-    return {**item(sku, fba=fba), "shopify": None}
 
 
 # --- the simulators -----------------------------------------------------------------------------------
@@ -425,7 +421,7 @@ async def test_unmapped_duplicate_and_missing_at_amazon_skus_are_listed(
     scn = small_scenario(
         [
             item("OK-1"),
-            _amazon_only("AMZ-ONLY", fba=3),
+            amazon_only("AMZ-ONLY", fba=3),
             _catalog_item("DUP", fba=4, duplicates=1),
             {**item("MUG-2PK", fba=5), "shopify_sku": "MUG"},
         ]
@@ -491,7 +487,7 @@ async def test_shadow_preview_writes_nothing_and_confirm_holds_its_corrections(
             item("MORE", fba=2),
             amazon_damaged,
             _catalog_item("NEW", fba=7, stocked_at_fba=False),
-            _amazon_only("AMZ-ONLY", fba=3),
+            amazon_only("AMZ-ONLY", fba=3),
         ]
     )
     async with SandboxEnv(temporal_client, scn, tmp_path) as env, env.make_worker():

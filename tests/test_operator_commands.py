@@ -30,8 +30,6 @@ from ops import control
 from ops.effect_log import LogFilter, count_entries, iter_entries
 from ops.status_view import ledger_status
 from reconciler.cases import evaluate
-from reconciler.cases.model import Evidence as CaseEvidence
-from reconciler.clock import as_utc
 from reconciler.config import Rules, Settings
 from reconciler.evidence import EvidenceIn, from_refund, from_reimbursement, inbound_case, removal_case
 from reconciler.finance import FinanceReportRequest, FinanceReportSummary
@@ -39,6 +37,7 @@ from reconciler.ledger.evidence_store import (
     case_evidence,
     derive_lost_evidence,
     store_evidence,
+    to_case_evidence,
     unsignalled_cases,
 )
 from reconciler.ledger.ingest import ingest_order_shipments
@@ -84,16 +83,7 @@ def _reimbursement(rid: str, when: datetime, reason: str, msku: str, **kw: Any) 
 
 def _evaluate(engine: Engine, case_id: str) -> None:
     """What the case workflow's activity does: evaluate from the evidence, store the CaseRecord."""
-    evidence = [
-        CaseEvidence(
-            kind=e.kind,
-            key=e.key,
-            occurred_at=as_utc(e.occurred_at),
-            quantity=e.quantity,
-            data=json.loads(e.data),
-        )
-        for e in case_evidence(engine, case_id)
-    ]
+    evidence = [to_case_evidence(e) for e in case_evidence(engine, case_id)]
     view = evaluate(case_id, evidence, AS_OF, RULES)
     with Session(engine) as s, s.begin():
         s.merge(
@@ -614,9 +604,7 @@ async def test_status_shows_the_counts_without_a_running_gate(
 
 
 def test_finance_report_of_march_has_exactly_march(ledger: Engine, tmp_path: Path) -> None:
-    settings = report_settings(tmp_path)
-    request = FinanceReportRequest(account=ACCOUNT, month="2026-03")
-    summary = asyncio.run(FinanceReportActivities(ledger, settings).build_report(request))
+    summary = march_report(ledger, tmp_path)
     assert_march(summary)
     rows = list(csv.DictReader(io.StringIO(Path(summary.csv_path).read_text())))
     moved = {(r["kind"], r["sku"]): int(r["net_units"]) for r in rows if r["section"] == "moved"}
@@ -651,11 +639,7 @@ def test_a_reimbursement_no_case_waits_for_is_kept_for_the_finance_report(tmp_pa
         result = store_evidence(engine, [paid], account=ACCOUNT, stream="reimbursements")
         assert (result.new, result.unrouted) == (1, 0)
         assert unsignalled_cases(engine) == []  # no case workflow is started for it
-        summary = asyncio.run(
-            FinanceReportActivities(engine, report_settings(tmp_path)).build_report(
-                FinanceReportRequest(account=ACCOUNT, month="2026-03")
-            )
-        )
+        summary = march_report(engine, tmp_path)
         assert summary.reimbursed_amounts == {"USD": 7.25}
 
 
@@ -666,6 +650,12 @@ def report_settings(tmp_path: Path) -> Settings:
         shops=[{"name": SHOP, "domain": "demo.myshopify.com", "access_token_env": "T"}],
         accounts=[{"name": ACCOUNT, "shop": SHOP, "fba_location": "Amazon FBA US"}],
     )
+
+
+def march_report(engine: Engine, tmp_path: Path) -> FinanceReportSummary:
+    """The finance report of March 2026, built by the monthly report's activity."""
+    request = FinanceReportRequest(account=ACCOUNT, month="2026-03")
+    return asyncio.run(FinanceReportActivities(engine, report_settings(tmp_path)).build_report(request))
 
 
 def assert_march(summary: FinanceReportSummary) -> None:
@@ -733,8 +723,6 @@ def test_log_report_and_status_read_the_same_on_postgresql(tmp_path: Path) -> No
         march = LogFilter(since=date(2026, 3, 1), until=date(2026, 3, 31), limit=3)
         assert [e.kind for e in iter_entries(engine, march)] == ["shipment", "removal_shipped", "correction"]
         assert count_entries(engine, march) == 7
-        settings = report_settings(tmp_path)
-        request = FinanceReportRequest(account=ACCOUNT, month="2026-03")
-        assert_march(asyncio.run(FinanceReportActivities(engine, settings).build_report(request)))
-        [status] = ledger_status(engine, settings, datetime.now(UTC))
+        assert_march(march_report(engine, tmp_path))
+        [status] = ledger_status(engine, report_settings(tmp_path), datetime.now(UTC))
         assert (status.claims_due, status.claims_due_units, status.pending_effects) == (3, 6, 1)

@@ -5,7 +5,6 @@ report above `summaries_max_skus`."""
 
 from __future__ import annotations
 
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ from ops import control
 from reconciler.config import SkuMap, SkuOverride
 from reconciler.ledger.tables import DiscrepancyRecord, SnapshotLevel
 from reconciler.messages import ReconcileSummary
-from tests.harness import SandboxEnv, item, small_scenario
+from tests.harness import SandboxEnv, amazon_only, item, small_scenario
 from workflows.full_reconciliation import FullReconciliationWorkflow
 
 pytestmark = pytest.mark.timeout(180)
@@ -27,7 +26,7 @@ CATALOG: list[dict[str, Any]] = [
     item("CUP", fba=20, damaged=1),
     {**item("TEE-2PK", fba=10), "shopify_sku": "TEE", "pack": 2,
      "shopify": {"fba": {"available": 20, "damaged": 0}, "warehouse": {"available": 4}}},
-    {**item("LAMP", fba=5), "shopify": None},  # at Amazon, not in Shopify
+    amazon_only("LAMP", fba=5),
 ]  # fmt: skip
 EVENTS: list[dict[str, Any]] = [
     {"day": 0.2, "type": "order_shipped", "order_id": "113-1", "items": [{"sku": "MUG", "quantity": 2}]},
@@ -58,13 +57,7 @@ EXPECTED = [
 async def reconcile(env: SandboxEnv, **rules: Any) -> ReconcileSummary:
     inp = control.reconcile_input(env.settings, env.account, shadow=True)  # shadow: holds nothing
     inp = inp.model_copy(update={"rules": inp.rules.model_copy(update=rules)})
-    return await env.client.execute_workflow(
-        FullReconciliationWorkflow.run,
-        inp,
-        id=f"reconcile-{uuid.uuid4().hex[:8]}",
-        task_queue=env.task_queue,
-        result_type=ReconcileSummary,
-    )
+    return await env.execute(FullReconciliationWorkflow.run, inp, ReconcileSummary, "reconcile")
 
 
 def differences(env: SandboxEnv, run_id: int) -> list[tuple[str, str, int, int, int, int]]:

@@ -4,29 +4,15 @@ re-reads, duplicates, back-posts, cancelled and failed reports."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from pathlib import Path
 from typing import Any
 
 from sqlmodel import Session, select
 from temporalio.client import Client
 
-from ops import control
 from reconciler.ledger.tables import Alert, Cursor, QuarantinedInput
 from reconciler.messages import CycleSummary
-from tests.harness import SandboxEnv, item, small_scenario
-from workflows.sync_cycle import SyncCycleWorkflow
-
-
-async def run_cycle(env: SandboxEnv) -> CycleSummary:
-    inp = control.cycle_input(env.settings, env.settings.account(env.account))
-    return await env.client.execute_workflow(
-        SyncCycleWorkflow.run,
-        inp,
-        id=f"cycle-{uuid.uuid4().hex[:8]}",
-        task_queue=env.task_queue,
-        result_type=CycleSummary,
-    )
+from tests.harness import SandboxEnv, amazon_only, item, run_cycle, small_scenario
 
 
 def ledger_status(summary: CycleSummary) -> str:
@@ -158,7 +144,6 @@ async def test_fatal_report_keeps_the_cursor_and_alerts_after_three(
 async def test_rows_of_a_sku_missing_in_shopify_are_quarantined_then_reprocessed_once(
     temporal_client: Client, tmp_path: Path
 ) -> None:
-    ghost = {"sku": "GHOST", "fnsku": "X00GHOST01", "amazon": {"sellable": 5, "unsellable": 0}}
     events = [
         {
             "day": 0.1,
@@ -168,7 +153,7 @@ async def test_rows_of_a_sku_missing_in_shopify_are_quarantined_then_reprocessed
         },
         {"day": 0.2, "type": "adjustment", "sku": "GHOST", "reason": "F", "quantity": 1},
     ]
-    scenario = small_scenario([item("MUG"), ghost], events=events)
+    scenario = small_scenario([item("MUG"), amazon_only("GHOST", fba=5)], events=events)
     async with SandboxEnv(temporal_client, scenario, tmp_path, start_day=0.6) as env, env.make_worker():
         await run_cycle(env)
         with Session(env.engine) as s:

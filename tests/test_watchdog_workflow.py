@@ -40,12 +40,8 @@ def watched(settings: Settings) -> Settings:
 
 
 async def look(env: SandboxEnv) -> WatchdogReport:
-    return await env.client.execute_workflow(
-        WatchdogWorkflow.run,
-        WatchdogInput(max_retry_interval_s=1),
-        id=f"watchdog-{uuid.uuid4().hex[:8]}",
-        task_queue=env.task_queue,
-        result_type=WatchdogReport,
+    return await env.execute(
+        WatchdogWorkflow.run, WatchdogInput(max_retry_interval_s=1), WatchdogReport, "watchdog"
     )
 
 

@@ -4,7 +4,6 @@ whatever the number of claims (IN batches, never one query per case)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TypeVar
 
@@ -14,6 +13,7 @@ from sqlmodel import Session, col, select
 from reconciler.cases.model import Evidence as CaseEvidence
 from reconciler.claims import CLAIM_DUE_STATE, ClaimRow, build_claim
 from reconciler.clock import as_utc
+from reconciler.ledger.evidence_store import to_case_evidence
 from reconciler.ledger.tables import CaseRecord, Evidence, LedgerSourceRow, Movement
 
 IN_BATCH = 900  # below SQLite's default limit of bound parameters per statement
@@ -44,15 +44,7 @@ def load_claims_due(
             for e in s.exec(
                 select(Evidence).where(col(Evidence.case_id).in_(batch)).order_by(col(Evidence.id))
             ):
-                evidence.setdefault(e.case_id, []).append(
-                    CaseEvidence(
-                        kind=e.kind,
-                        key=e.key,
-                        occurred_at=as_utc(e.occurred_at),
-                        quantity=e.quantity,
-                        data=json.loads(e.data),
-                    )
-                )
+                evidence.setdefault(e.case_id, []).append(to_case_evidence(e))
         movement_keys = sorted(
             {
                 str(e.data["movement"])

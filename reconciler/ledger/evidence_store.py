@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from reconciler.cases.model import Evidence as CaseEvidence
 from reconciler.clock import as_utc
 from reconciler.evidence import NO_CASE, EvidenceIn, lost_case
 from reconciler.ledger.alerts import alert_quarantined
@@ -203,6 +204,17 @@ def case_evidence(engine: Engine, case_id: str) -> list[Evidence]:
         return list(
             s.exec(select(Evidence).where(Evidence.case_id == case_id).order_by(col(Evidence.id))).all()
         )
+
+
+def to_case_evidence(e: Evidence) -> CaseEvidence:
+    """A stored evidence row as the case evaluators read it."""
+    return CaseEvidence(
+        kind=e.kind,
+        key=e.key,
+        occurred_at=as_utc(e.occurred_at),
+        quantity=e.quantity,
+        data=json.loads(e.data),
+    )
 
 
 def evidence_time(e: Evidence) -> datetime:

@@ -8,11 +8,9 @@ PostgreSQL needs nothing special."""
 
 from __future__ import annotations
 
-from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlmodel import create_engine
 
-from reconciler.ledger.db import make_engine
+from reconciler.ledger.db import make_engine, sqlite_engine
 
 
 def reading_engine(url: str) -> Engine:
@@ -20,14 +18,6 @@ def reading_engine(url: str) -> Engine:
     make_engine(url).dispose()
     if not url.startswith("sqlite"):
         return make_engine(url, create=False)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-
-    @event.listens_for(engine, "connect")
-    def _pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
-        # pysqlite in autocommit mode: no transaction is opened, SELECTs read a WAL snapshot each.
-        dbapi_conn.isolation_level = None
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA busy_timeout=30000")
-        cur.close()
-
-    return engine
+    # pysqlite in autocommit mode and no BEGIN IMMEDIATE: no transaction is opened, SELECTs read a WAL
+    # snapshot each.
+    return sqlite_engine(url, "busy_timeout=30000")
