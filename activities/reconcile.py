@@ -27,6 +27,7 @@ from integrations.amazon.snapshot import InventorySnapshotRow
 from reconciler.clock import Clock, as_utc
 from reconciler.config import AccountConfig, Rules
 from reconciler.ledger.alerts import raise_alert
+from reconciler.ledger.ingest import lock_out_ingest
 from reconciler.ledger.tables import (
     CaseRecord,
     DiscrepancyRecord,
@@ -258,6 +259,7 @@ class ReconcileActivities:
 
         def work() -> ReconcileSummary:
             with Session(self._engine) as s, s.begin():
+                lock_out_ingest(s.connection(), account.name)
                 # Plain column tuples, not ORM objects: at 100,000 SKUs an identity map of both
                 # snapshots costs hundreds of MiB.
                 amazon: list[AmazonLevel] = []

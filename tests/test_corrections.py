@@ -3,6 +3,7 @@ rejected, and reverting an applied one — on SQLite and PostgreSQL, plus the pu
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,6 +16,7 @@ from sqlmodel import Session, select
 from reconciler.absorption import CorrectionCover, counted_by_snapshot, covering_correction
 from reconciler.ledger.corrections import revert_corrections
 from reconciler.ledger.gate_store import resolve_holds
+from reconciler.ledger.ingest import lock_out_ingest
 from reconciler.ledger.tables import DiscrepancyRecord, Effect, Hold, ReconciliationRun
 from reconciler.messages import HoldDecisionRequest, RevertRequest
 from reconciler.models import EffectState
@@ -65,49 +67,53 @@ def test_the_earliest_correction_whose_snapshot_counted_the_movement_covers_it()
 # --- the ledger ------------------------------------------------------------------------------------
 
 
-def _hold_correction(engine: Engine, delta: int, state: str = EffectState.HELD, run_id: int = 0) -> int:
-    """A reconciliation run with its snapshot time and one correction of MUG available at fba."""
+def _hold_correction(engine: Engine, delta: int, state: str = EffectState.HELD) -> int:
     with Session(engine) as s, s.begin():
-        run = ReconciliationRun(account="us", workflow_id="w", snapshot_at=SNAPSHOT, state="compared")
-        s.add(run)
-        s.flush()
-        correction = Effect(
-            key=f"reconcile:{run.id}:MUG:available",
-            shop=SHOP,
+        return _add_correction(s, delta, state)
+
+
+def _add_correction(s: Session, delta: int, state: str = EffectState.HELD) -> int:
+    """A reconciliation run with its snapshot time and one correction of MUG available at fba."""
+    run = ReconciliationRun(account="us", workflow_id="w", snapshot_at=SNAPSHOT, state="compared")
+    s.add(run)
+    s.flush()
+    correction = Effect(
+        key=f"reconcile:{run.id}:MUG:available",
+        shop=SHOP,
+        account="us",
+        kind="correction",
+        msku="MUG",
+        shopify_sku="MUG",
+        inventory_item_id="gid://shopify/InventoryItem/MUG",
+        location="fba",
+        location_id=FBA,
+        name="available",
+        reason="correction",
+        delta=delta,
+        state=state,
+    )
+    s.add(correction)
+    s.flush()
+    hold = Hold(shop=SHOP, kind="correction", effect_id=correction.id, why="test")
+    s.add(hold)
+    s.flush()
+    correction.hold_id = hold.id
+    s.add(
+        DiscrepancyRecord(
+            run_id=run.id,
             account="us",
-            kind="correction",
-            msku="MUG",
-            shopify_sku="MUG",
-            inventory_item_id="gid://shopify/InventoryItem/MUG",
+            sku="MUG",
             location="fba",
-            location_id=FBA,
             name="available",
-            reason="correction",
-            delta=delta,
-            state=state,
+            amazon=0,
+            shopify=0,
+            expected_shopify=0,
+            difference=-delta,
+            effect_id=correction.id,
         )
-        s.add(correction)
-        s.flush()
-        hold = Hold(shop=SHOP, kind="correction", effect_id=correction.id, why="test")
-        s.add(hold)
-        s.flush()
-        correction.hold_id = hold.id
-        s.add(
-            DiscrepancyRecord(
-                run_id=run.id,
-                account="us",
-                sku="MUG",
-                location="fba",
-                name="available",
-                amazon=0,
-                shopify=0,
-                expected_shopify=0,
-                difference=-delta,
-                effect_id=correction.id,
-            )
-        )
-        assert hold.id is not None
-        return hold.id
+    )
+    assert hold.id is not None
+    return hold.id
 
 
 def _effects(engine: Engine, kind: str | None = None) -> list[Effect]:
@@ -178,6 +184,26 @@ def test_reverting_an_applied_correction_writes_the_opposite_once_and_releases(e
     # A reverted correction absorbs nothing any more.
     _read(engine, row(quantity=-1, reference_id="z", date=DAY - timedelta(days=1)))
     assert all(e.state != EffectState.ABSORBED for e in _effects(engine))
+
+
+def test_a_comparison_holds_ingest_off_until_its_correction_is_committed(engine: Engine) -> None:
+    """The PostgreSQL race: a row stored while a reconciliation compares must either be an unwritten
+    effect the comparison sees, or see the correction and be absorbed — here, the latter."""
+    stored = threading.Event()
+
+    def ingest() -> None:
+        _read(engine, row(quantity=-2, date=DAY - timedelta(days=1)))
+        stored.set()
+
+    with Session(engine) as s, s.begin():
+        lock_out_ingest(s.connection(), "us")
+        thread = threading.Thread(target=ingest)
+        thread.start()
+        assert not stored.wait(1.0), "the ingest did not wait for the comparison"
+        _add_correction(s, -5)
+    thread.join(60)
+    assert stored.is_set()
+    assert [e.state for e in _effects(engine)] == [EffectState.ABSORBED]
 
 
 def test_only_applied_corrections_can_be_reverted(engine: Engine) -> None:

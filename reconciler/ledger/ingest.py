@@ -151,6 +151,14 @@ def _lock(conn: Connection, name: str) -> None:
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
+def lock_out_ingest(conn: Connection, account: str) -> None:
+    """Hold off every ingest of the account until this transaction ends (PostgreSQL; SQLite serialises
+    anyway). A full reconciliation compares under it, so a row stored meanwhile either is seen as an
+    unwritten effect or sees the committed correction that absorbs it — never neither."""
+    for name in (f"ingest:{account}:{LEDGER}", f"ingest:{account}:{ORDERS}", f"quarantine:{account}"):
+        _lock(conn, name)
+
+
 def _insert_returning_ids(
     conn: Connection, table: Table, rows: list[dict[str, Any]], *, account: str, natural_key: tuple[str, ...]
 ) -> list[int]:
