@@ -216,21 +216,26 @@ async def cmd_revert(args: argparse.Namespace) -> int:
     from reconciler.config import ConfigError
     from reconciler.messages import RevertRequest
 
-    if not args.hold_ids and args.run is None:
-        raise ConfigError("name the corrections' hold ids, or --run N for every correction of run N")
+    if not args.hold_ids and not args.effect and args.run is None:
+        raise ConfigError(
+            "name the corrections' hold ids, --effect ID (as `starter.py log --kind correction` shows), "
+            "or --run N for every correction of run N"
+        )
     settings = _settings(args)
     client = await _client(settings)
     result = await control.revert(
         client,
         _shop(settings, args.shop),
-        RevertRequest(hold_ids=args.hold_ids, run_id=args.run, by=args.by, note=args.note),
+        RevertRequest(
+            hold_ids=args.hold_ids, effect_ids=args.effect or [], run_id=args.run, by=args.by, note=args.note
+        ),
     )
     if args.json:
         print(result.model_dump_json(indent=1))
     else:
         print(f"reverted: {result.reverted or 'none'}; late rows released to flow again: {result.released}")
         for hold_id, why in result.refused.items():
-            print(f"  not reverted{f' (hold {hold_id})' if hold_id else ''}: {why}")
+            print(f"  not reverted{f' (hold {hold_id})' if hold_id > 0 else ''}: {why}")
     return 0 if not result.refused else 1
 
 
@@ -754,6 +759,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rv.add_argument("hold_ids", type=int, nargs="*")
     rv.add_argument("--run", type=int, help="every applied correction of this reconciliation run")
+    rv.add_argument("--effect", type=int, action="append", help="a correction by its effect id (repeatable)")
     rv.add_argument("--by", default=os.environ.get("USER", "operator"))
     rv.add_argument("--note")
     rv.add_argument("--shop")

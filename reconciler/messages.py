@@ -121,10 +121,12 @@ class HoldDecisionResult(BaseModel):
 
 
 class RevertRequest(BaseModel):
-    """Undo applied reconciliation corrections: by their hold ids, or all of one reconciliation run."""
+    """Undo applied reconciliation corrections: by their hold ids, their effect ids (as `starter.py log`
+    shows them), or all of one reconciliation run."""
 
     shop: str = ""  # filled in by the gate
     hold_ids: list[int] = Field(default_factory=list)
+    effect_ids: list[int] = Field(default_factory=list)
     run_id: int | None = None
     by: str
     note: str | None = None
@@ -134,7 +136,7 @@ class RevertResult(BaseModel):
     reverted: list[int] = Field(default_factory=list)  # hold ids whose correction is now undone
     revert_effect_ids: list[int] = Field(default_factory=list)
     released: int = 0  # late-row effects the reverted corrections had absorbed, now pending again
-    refused: dict[int, str] = Field(default_factory=dict)  # hold id (0: the run) → why not
+    refused: dict[int, str] = Field(default_factory=dict)  # hold id (0: the run; −N: effect N) → why not
 
 
 class GateStatus(BaseModel):

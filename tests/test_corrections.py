@@ -213,3 +213,13 @@ def test_only_applied_corrections_can_be_reverted(engine: Engine) -> None:
     assert "only an applied correction" in result.refused[held] and 999 in result.refused
     by_run = revert_corrections(engine, RevertRequest(shop=SHOP, run_id=12345, by="bob"))
     assert "held no corrections" in by_run.refused[0]
+
+
+def test_a_correction_can_be_reverted_by_its_effect_id(engine: Engine) -> None:
+    hold_id = _hold_correction(engine, 4, state=EffectState.APPLIED)
+    with Session(engine) as s:
+        correction_id = s.exec(select(Effect.id).where(Effect.kind == "correction")).one()
+    result = revert_corrections(engine, RevertRequest(shop=SHOP, effect_ids=[correction_id, 4242], by="bob"))
+    assert result.reverted == [hold_id] and "effect 4242" in result.refused[-4242]
+    (revert,) = _effects(engine, "correction_revert")
+    assert revert.delta == -4

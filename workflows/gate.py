@@ -188,10 +188,15 @@ class GateWorkflow:
 
     @revert.validator
     def _check_revert(self, request: RevertRequest) -> None:
-        if not request.hold_ids and request.run_id is None:
-            raise ValueError("name the corrections' holds or a reconciliation run")
-        if any(i <= 0 for i in request.hold_ids) or (request.run_id is not None and request.run_id <= 0):
-            raise ValueError("hold ids and run ids are positive integers")
+        if not request.hold_ids and not request.effect_ids and request.run_id is None:
+            raise ValueError("name the corrections (hold or effect ids) or a reconciliation run")
+        ids = [
+            *request.hold_ids,
+            *request.effect_ids,
+            *([request.run_id] if request.run_id is not None else []),
+        ]
+        if any(i <= 0 for i in ids):
+            raise ValueError("hold, effect and run ids are positive integers")
         if not request.by.strip():
             raise ValueError("say who reverts (by)")
 

@@ -180,6 +180,13 @@ def _targets(s: Session, req: RevertRequest, result: RevertResult) -> list[tuple
         ).all()
         if not holds:
             result.refused[0] = f"reconciliation run {req.run_id} held no corrections"
+    for effect_id in req.effect_ids:
+        effect = s.get(Effect, effect_id)
+        hold = s.get(Hold, effect.hold_id) if effect is not None and effect.hold_id is not None else None
+        if hold is None or hold.shop != req.shop or hold.kind != CORRECTION:
+            result.refused[-effect_id] = f"effect {effect_id} is not a correction of shop {req.shop}"
+        else:
+            holds.append(hold)
     if req.hold_ids:
         found = {h.id: h for h in s.exec(select(Hold).where(col(Hold.id).in_(req.hold_ids))).all()}
         for hold_id in req.hold_ids:
