@@ -17,7 +17,13 @@ from sqlmodel import Session, SQLModel, select
 
 from reconciler.config import Rules
 from reconciler.ledger.db import make_engine
-from reconciler.ledger.ingest import IngestContext, IngestResult, ResolvedSku, ingest_ledger_read
+from reconciler.ledger.ingest import (
+    CHUNK_ROWS,
+    IngestContext,
+    IngestResult,
+    ResolvedSku,
+    ingest_ledger_read,
+)
 from reconciler.ledger.tables import Effect
 from reconciler.models import LedgerParseResult, LedgerRow, ParseIssue
 
@@ -114,6 +120,7 @@ def read(
     ctx: IngestContext | None = None,
     report_request_id: int | None = None,
     cursor_position: datetime | None = None,
+    chunk_rows: int = CHUNK_ROWS,
 ) -> IngestResult:
     return ingest_ledger_read(
         engine,
@@ -124,6 +131,7 @@ def read(
         parsed=LedgerParseResult(rows=rows, issues=issues or []),
         skus=sku_map if sku_map is not None else skus("MUG", "CUP", "PLATE"),
         cursor_position=cursor_position or datetime(2026, 3, 11, 8, tzinfo=UTC),
+        chunk_rows=chunk_rows,
     )
 
 

@@ -273,6 +273,36 @@ def test_a_large_read_is_chunked_and_counted_exactly(engine):
     assert (first.rows_new, first.effects, again.rows_new) == (2501, 2501, 0)
 
 
+def test_a_read_stored_in_chunks_keeps_every_copy_and_resumes_after_a_crash(engine):
+    # 20 identities, the first 8 with a legitimate twin and the first 3 with a third copy: 31 rows.
+    rows = [row(reference_id=f"r{i}") for i in range(20)]
+    rows += [row(reference_id=f"r{i}") for i in range(8)] + [row(reference_id=f"r{i}") for i in range(3)]
+    at = datetime(2026, 3, 11, 9, tzinfo=UTC)
+
+    def crash_at_the_cursor(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith(("UPDATE CURSOR", "INSERT INTO CURSOR")):
+            raise RuntimeError("worker killed")
+
+    event.listen(engine, "before_cursor_execute", crash_at_the_cursor)
+    try:
+        with pytest.raises(RuntimeError, match="worker killed"):
+            read(engine, rows, cursor_position=at, chunk_rows=7)
+    finally:
+        event.remove(engine, "before_cursor_execute", crash_at_the_cursor)
+    stored_before = count(engine, LedgerSourceRow)
+    assert 0 < stored_before < 31  # the chunks before the last were committed, the last was not
+    with Session(engine) as s:
+        assert s.get(Cursor, (ACCOUNT, "ledger")) is None
+
+    again = read(engine, rows, cursor_position=at, chunk_rows=7)
+    assert again.rows_new == 31 - stored_before
+    assert (count(engine, LedgerSourceRow), count(engine, Movement), count(engine, Effect)) == (31, 31, 31)
+    with Session(engine) as s:
+        cursor = s.get(Cursor, (ACCOUNT, "ledger"))
+        assert cursor is not None and cursor.position.replace(tzinfo=UTC) == at
+    assert read(engine, rows, chunk_rows=7).rows_new == 0
+
+
 def test_concurrent_ingestion_of_the_same_read_stores_each_row_once(engine):
     rows = [row(reference_id=f"r{i}") for i in range(300)] + [row(reference_id="r0")]
     barrier = threading.Barrier(2)

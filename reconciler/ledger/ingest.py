@@ -57,6 +57,8 @@ from reconciler.models import (
 from reconciler.rules import EffectSpec, UnknownMovement, effects_for_movement
 
 LEDGER = "ledger"
+# Rows stored per transaction by a large ledger read (~5 s at today's rates): short enough for the gate.
+CHUNK_ROWS = 50_000
 ORDERS = "orders"
 
 _SOURCE_ROWS: Table = LedgerSourceRow.__table__  # type: ignore[attr-defined]
@@ -331,12 +333,17 @@ def ingest_ledger_read(
     parsed: LedgerParseResult,
     skus: Mapping[str, ResolvedSku],
     cursor_position: datetime,
+    chunk_rows: int = CHUNK_ROWS,
 ) -> IngestResult:
-    """Store one read of the inventory ledger covering the marketplace-local days [first_day, last_day].
+    """Store one read of the inventory ledger covering the marketplace-local days [first_day, last_day]:
+    new copies of rows, their movements and effects, quarantined movements and parse issues, the
+    ledger cursor at `cursor_position`, and the report request marked "ingested".
 
-    In one transaction: new copies of rows, their movements and effects, quarantined movements and
-    parse issues, the ledger cursor at `cursor_position`, and the report request marked "ingested".
-    """
+    A read of a million rows is stored in chunks of about `chunk_rows` rows, each its own short
+    transaction, so other writers (the gate) never wait long. Every copy of one row identity is in the
+    same chunk, so counting copies stays exact; only the last chunk stores the parse issues, advances
+    the cursor and marks the report. A crash between chunks leaves the cursor where it was: the next
+    read stores just what is missing."""
     if last_day < first_day:
         raise ValueError(f"empty ledger window: first_day {first_day} is after last_day {last_day}")
     result = IngestResult(rows_read=len(parsed.rows), issues=len(parsed.issues))
@@ -350,106 +357,139 @@ def ingest_ledger_read(
             result.rows_outside_window += 1
 
     deriver = _Deriver(ctx, skus)
+    chunks = _identity_chunks(by_hash, chunk_rows)
+    for number, hashes in enumerate(chunks, start=1):
+        with engine.begin() as conn:
+            _lock(conn, f"ingest:{ctx.account}:{LEDGER}")
+            reasons = _store_ledger_rows(
+                conn, ctx, deriver, {h: by_hash[h] for h in hashes}, report_request_id, result
+            )
+            if number < len(chunks):
+                alert_quarantined(conn, ctx.account, LEDGER, reasons)
+                continue
+            # Unreadable lines: quarantined once per (report request, line), also when re-ingested.
+            window = report_request_id if report_request_id is not None else f"{first_day}..{last_day}"
+            issue_rows = {
+                f"parse:{window}:{issue.line_no}": _quarantine_row(
+                    ctx,
+                    LEDGER,
+                    f"parse:{window}:{issue.line_no}",
+                    issue.message,
+                    None,
+                    {"line_no": issue.line_no, "raw": issue.raw},
+                )
+                for issue in parsed.issues
+            }
+            already = _existing_keys(conn, _QUARANTINE, ctx.account, LEDGER, list(issue_rows))
+            fresh = [r for k, r in issue_rows.items() if k not in already]
+            _insert(conn, _QUARANTINE, fresh)
+            alert_quarantined(conn, ctx.account, LEDGER, reasons + [q["reason"] for q in fresh])
+            _advance_cursor(conn, ctx.account, LEDGER, cursor_position)
+            if report_request_id is not None:
+                _mark_ingested(conn, ctx.account, report_request_id, result.rows_read)
+    return result
+
+
+def _identity_chunks(by_hash: Mapping[str, list[LedgerRow]], chunk_rows: int) -> list[list[str]]:
+    """Row identities in groups of about `chunk_rows` rows (an identity's copies are never split);
+    always at least one group, so an empty read still advances the cursor."""
+    chunks: list[list[str]] = [[]]
+    size = 0
+    for h, rows in by_hash.items():
+        if size and size + len(rows) > chunk_rows:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(h)
+        size += len(rows)
+    return chunks
+
+
+def _store_ledger_rows(
+    conn: Connection,
+    ctx: IngestContext,
+    deriver: _Deriver,
+    by_hash: Mapping[str, list[LedgerRow]],
+    report_request_id: int | None,
+    result: IngestResult,
+) -> list[str]:
+    """The new copies among these identities: source rows, movements, effects or quarantine. Returns
+    why rows were quarantined (for the read's alert)."""
     shipments_source = ctx.rules.shipments_source
     now = utcnow()
-    with engine.begin() as conn:
-        _lock(conn, f"ingest:{ctx.account}:{LEDGER}")
-        stored = _stored_copies(conn, ctx.account, list(by_hash))
+    stored = _stored_copies(conn, ctx.account, list(by_hash))
+    new: list[tuple[str, int, LedgerRow]] = []
+    for h, rows in by_hash.items():
+        for copy_no in range(stored.get(h, 0) + 1, len(rows) + 1):
+            new.append((h, copy_no, rows[copy_no - 1]))
+    if not new:
+        return []
+    result.rows_new += len(new)
 
-        new: list[tuple[str, int, LedgerRow]] = []
-        for h, rows in by_hash.items():
-            for copy_no in range(stored.get(h, 0) + 1, len(rows) + 1):
-                new.append((h, copy_no, rows[copy_no - 1]))
-        result.rows_new = len(new)
-
-        source_ids = _insert_returning_ids(
-            conn,
-            _SOURCE_ROWS,
-            account=ctx.account,
-            natural_key=("identity_hash", "copy_no"),
-            rows=[
-                {
-                    "account": ctx.account,
-                    "identity_hash": h,
-                    "copy_no": copy_no,
-                    "day": row.date,
-                    "fnsku": row.fnsku,
-                    "msku": row.msku,
-                    "event_type": row.event_type,
-                    "reference_id": row.reference_id,
-                    "fulfillment_center": row.fulfillment_center,
-                    "disposition": row.disposition,
-                    "reason": row.reason,
-                    "quantity": row.quantity,
-                    "country": row.country,
-                    "report_request_id": report_request_id,
-                    "first_seen_at": now,
-                }
-                for h, copy_no, row in new
-            ],
-        )
-        movements = [
+    source_ids = _insert_returning_ids(
+        conn,
+        _SOURCE_ROWS,
+        account=ctx.account,
+        natural_key=("identity_hash", "copy_no"),
+        rows=[
             {
-                "key": f"ledger:{ctx.account}:{h}:{copy_no}",
                 "account": ctx.account,
-                "stream": LEDGER,
-                "source_ref": f"ledger_source_row:{source_id}",
-                "msku": row.msku,
+                "identity_hash": h,
+                "copy_no": copy_no,
+                "day": row.date,
                 "fnsku": row.fnsku,
+                "msku": row.msku,
                 "event_type": row.event_type,
-                "reason": row.reason,
-                "disposition": row.disposition,
-                "quantity": row.quantity,
-                "occurred_on": row.date,
-                "occurred_at": _utc(row.occurred_at, ctx),
                 "reference_id": row.reference_id,
-                "created_at": now,
+                "fulfillment_center": row.fulfillment_center,
+                "disposition": row.disposition,
+                "reason": row.reason,
+                "quantity": row.quantity,
+                "country": row.country,
+                "report_request_id": report_request_id,
+                "first_seen_at": now,
             }
-            for (h, copy_no, row), source_id in zip(new, source_ids, strict=True)
-        ]
-        movement_ids = _insert_returning_ids(
-            conn, _MOVEMENTS, movements, account=ctx.account, natural_key=("key",)
-        )
-        result.movements = len(movement_ids)
-
-        effects: list[dict[str, Any]] = []
-        quarantine: list[dict[str, Any]] = []
-        for movement, movement_id, (_, _, row) in zip(movements, movement_ids, new, strict=True):
-            rows, problem = deriver.derive(movement, movement_id, shipments_source)
-            if problem is None:
-                effects.extend(rows)
-            else:
-                payload = {"row": row.model_dump(mode="json"), "shipments_source": shipments_source.value}
-                quarantine.append(
-                    _quarantine_row(ctx, LEDGER, movement["key"], problem, movement_id, payload)
-                )
-        result.quarantined = len(quarantine)
-
-        # Unreadable lines: quarantined once per (report request, line), also when a read is re-ingested.
-        window = report_request_id if report_request_id is not None else f"{first_day}..{last_day}"
-        issue_rows = {
-            f"parse:{window}:{issue.line_no}": _quarantine_row(
-                ctx,
-                LEDGER,
-                f"parse:{window}:{issue.line_no}",
-                issue.message,
-                None,
-                {"line_no": issue.line_no, "raw": issue.raw},
-            )
-            for issue in parsed.issues
+            for h, copy_no, row in new
+        ],
+    )
+    movements = [
+        {
+            "key": f"ledger:{ctx.account}:{h}:{copy_no}",
+            "account": ctx.account,
+            "stream": LEDGER,
+            "source_ref": f"ledger_source_row:{source_id}",
+            "msku": row.msku,
+            "fnsku": row.fnsku,
+            "event_type": row.event_type,
+            "reason": row.reason,
+            "disposition": row.disposition,
+            "quantity": row.quantity,
+            "occurred_on": row.date,
+            "occurred_at": _utc(row.occurred_at, ctx),
+            "reference_id": row.reference_id,
+            "created_at": now,
         }
-        already = _existing_keys(conn, _QUARANTINE, ctx.account, LEDGER, list(issue_rows))
-        quarantine.extend(r for k, r in issue_rows.items() if k not in already)
+        for (h, copy_no, row), source_id in zip(new, source_ids, strict=True)
+    ]
+    movement_ids = _insert_returning_ids(
+        conn, _MOVEMENTS, movements, account=ctx.account, natural_key=("key",)
+    )
+    result.movements += len(movement_ids)
 
-        result.absorbed = absorb_late_effects(conn, ctx.shop, effects, ctx.tz)
-        _insert(conn, _EFFECTS, effects)
-        result.effects = len(effects)
-        _insert(conn, _QUARANTINE, quarantine)
-        alert_quarantined(conn, ctx.account, LEDGER, [q["reason"] for q in quarantine])
-        _advance_cursor(conn, ctx.account, LEDGER, cursor_position)
-        if report_request_id is not None:
-            _mark_ingested(conn, ctx.account, report_request_id, result.rows_read)
-    return result
+    effects: list[dict[str, Any]] = []
+    quarantine: list[dict[str, Any]] = []
+    for movement, movement_id, (_, _, row) in zip(movements, movement_ids, new, strict=True):
+        rows, problem = deriver.derive(movement, movement_id, shipments_source)
+        if problem is None:
+            effects.extend(rows)
+        else:
+            payload = {"row": row.model_dump(mode="json"), "shipments_source": shipments_source.value}
+            quarantine.append(_quarantine_row(ctx, LEDGER, movement["key"], problem, movement_id, payload))
+    result.quarantined += len(quarantine)
+    result.absorbed += absorb_late_effects(conn, ctx.shop, effects, ctx.tz)
+    _insert(conn, _EFFECTS, effects)
+    result.effects += len(effects)
+    _insert(conn, _QUARANTINE, quarantine)
+    return [q["reason"] for q in quarantine]
 
 
 def _stored_copies(conn: Connection, account: str, hashes: list[str]) -> dict[str, int]:
