@@ -356,6 +356,12 @@ class SyncActivities:
             parsed=parsed,
             skus=skus,
             cursor_position=end,
+            on_progress=lambda done, total: log.info(
+                "ledger read: stored %s of %s rows",
+                done,
+                total,
+                extra={"account": req.account, "report_request_id": request_id},
+            ),
         )
         # Losses and finds are also evidence for the FNSKU's LostUnits case.
         await asyncio.to_thread(derive_lost_evidence, self._engine, req.account)

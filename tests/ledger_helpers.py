@@ -4,7 +4,7 @@ ledger rows and reads. Test modules define their own fixtures over `ledger_engin
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -121,6 +121,7 @@ def read(
     report_request_id: int | None = None,
     cursor_position: datetime | None = None,
     chunk_rows: int = CHUNK_ROWS,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> IngestResult:
     return ingest_ledger_read(
         engine,
@@ -132,6 +133,7 @@ def read(
         skus=sku_map if sku_map is not None else skus("MUG", "CUP", "PLATE"),
         cursor_position=cursor_position or datetime(2026, 3, 11, 8, tzinfo=UTC),
         chunk_rows=chunk_rows,
+        on_progress=on_progress,
     )
 
 

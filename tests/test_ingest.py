@@ -294,8 +294,12 @@ def test_a_read_stored_in_chunks_keeps_every_copy_and_resumes_after_a_crash(engi
     with Session(engine) as s:
         assert s.get(Cursor, (ACCOUNT, "ledger")) is None
 
-    again = read(engine, rows, cursor_position=at, chunk_rows=7)
+    progress: list[tuple[int, int]] = []
+    again = read(engine, rows, cursor_position=at, chunk_rows=7, on_progress=lambda *p: progress.append(p))
     assert again.rows_new == 31 - stored_before
+    # The person on call sees a long read advance, chunk by chunk.
+    assert progress and all(total == 31 for _, total in progress)
+    assert [done for done, _ in progress] == sorted({done for done, _ in progress}) and progress[-1][0] < 31
     assert (count(engine, LedgerSourceRow), count(engine, Movement), count(engine, Effect)) == (31, 31, 31)
     with Session(engine) as s:
         cursor = s.get(Cursor, (ACCOUNT, "ledger"))

@@ -51,6 +51,7 @@ from reconciler.models import (
     LedgerRow,
     LocationRole,
     OrderItemShipment,
+    ParseIssue,
     QuantityName,
     ShipmentsSource,
 )
@@ -334,6 +335,7 @@ def ingest_ledger_read(
     skus: Mapping[str, ResolvedSku],
     cursor_position: datetime,
     chunk_rows: int = CHUNK_ROWS,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> IngestResult:
     """Store one read of the inventory ledger covering the marketplace-local days [first_day, last_day]:
     new copies of rows, their movements and effects, quarantined movements and parse issues, the
@@ -343,7 +345,8 @@ def ingest_ledger_read(
     transaction, so other writers (the gate) never wait long. Every copy of one row identity is in the
     same chunk, so counting copies stays exact; only the last chunk stores the parse issues, advances
     the cursor and marks the report. A crash between chunks leaves the cursor where it was: the next
-    read stores just what is missing."""
+    read stores just what is missing. `on_progress(rows stored so far, rows in the window)` follows
+    each committed chunk of a read of several."""
     if last_day < first_day:
         raise ValueError(f"empty ledger window: first_day {first_day} is after last_day {last_day}")
     result = IngestResult(rows_read=len(parsed.rows), issues=len(parsed.issues))
@@ -358,36 +361,46 @@ def ingest_ledger_read(
 
     deriver = _Deriver(ctx, skus)
     chunks = _identity_chunks(by_hash, chunk_rows)
+    in_window, done = result.rows_read - result.rows_outside_window, 0
+    window = report_request_id if report_request_id is not None else f"{first_day}..{last_day}"
     for number, hashes in enumerate(chunks, start=1):
+        last = number == len(chunks)
         with engine.begin() as conn:
             _lock(conn, f"ingest:{ctx.account}:{LEDGER}")
             reasons = _store_ledger_rows(
                 conn, ctx, deriver, {h: by_hash[h] for h in hashes}, report_request_id, result
             )
-            if number < len(chunks):
-                alert_quarantined(conn, ctx.account, LEDGER, reasons)
-                continue
-            # Unreadable lines: quarantined once per (report request, line), also when re-ingested.
-            window = report_request_id if report_request_id is not None else f"{first_day}..{last_day}"
-            issue_rows = {
-                f"parse:{window}:{issue.line_no}": _quarantine_row(
-                    ctx,
-                    LEDGER,
-                    f"parse:{window}:{issue.line_no}",
-                    issue.message,
-                    None,
-                    {"line_no": issue.line_no, "raw": issue.raw},
-                )
-                for issue in parsed.issues
-            }
-            already = _existing_keys(conn, _QUARANTINE, ctx.account, LEDGER, list(issue_rows))
-            fresh = [r for k, r in issue_rows.items() if k not in already]
-            _insert(conn, _QUARANTINE, fresh)
-            alert_quarantined(conn, ctx.account, LEDGER, reasons + [q["reason"] for q in fresh])
-            _advance_cursor(conn, ctx.account, LEDGER, cursor_position)
-            if report_request_id is not None:
-                _mark_ingested(conn, ctx.account, report_request_id, result.rows_read)
+            if last:
+                reasons += _store_parse_issues(conn, ctx, parsed.issues, window)
+                _advance_cursor(conn, ctx.account, LEDGER, cursor_position)
+                if report_request_id is not None:
+                    _mark_ingested(conn, ctx.account, report_request_id, result.rows_read)
+            alert_quarantined(conn, ctx.account, LEDGER, reasons)
+        done += sum(len(by_hash[h]) for h in hashes)
+        if not last and on_progress is not None:
+            on_progress(done, in_window)
     return result
+
+
+def _store_parse_issues(
+    conn: Connection, ctx: IngestContext, issues: Sequence[ParseIssue], window: object
+) -> list[str]:
+    """Unreadable lines: quarantined once per (report request, line), also when a read is re-ingested."""
+    rows = {
+        f"parse:{window}:{issue.line_no}": _quarantine_row(
+            ctx,
+            LEDGER,
+            f"parse:{window}:{issue.line_no}",
+            issue.message,
+            None,
+            {"line_no": issue.line_no, "raw": issue.raw},
+        )
+        for issue in issues
+    }
+    already = _existing_keys(conn, _QUARANTINE, ctx.account, LEDGER, list(rows))
+    fresh = [r for k, r in rows.items() if k not in already]
+    _insert(conn, _QUARANTINE, fresh)
+    return [r["reason"] for r in fresh]
 
 
 def _identity_chunks(by_hash: Mapping[str, list[LedgerRow]], chunk_rows: int) -> list[list[str]]:
