@@ -6,12 +6,18 @@ effects already in the ledger. A movement that happened before T but reached the
 the comparison is already inside Amazon's snapshot, so the correction covers it; writing its effect
 as well would count it twice. Such an effect is *absorbed* by the correction: never written, and
 released (back to pending) if the correction is rejected, fails or is reverted, because then nothing
-covers it any more. Pure: the ledger side is reconciler/ledger/corrections.py."""
+covers it any more.
+
+A comparison that found *no* difference for the item covers the movement too: Shopify already
+matched Amazon's snapshot, movement included (something unseen — a hand edit, say — offset it), so
+writing it now would move Shopify away from Amazon. Pure: the ledger side is
+reconciler/ledger/corrections.py."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, tzinfo
+from enum import StrEnum
 
 from pydantic import BaseModel
 
@@ -19,15 +25,19 @@ from pydantic import BaseModel
 COVERED_NAMES = frozenset({"available", "damaged"})
 
 
-class CorrectionCover(BaseModel, frozen=True):
-    """A correction that may absorb late rows: its quantity and the time of the snapshot it set."""
+class RunOutcome(StrEnum):
+    """What one reconciliation run did about one quantity of one item."""
 
-    effect_id: int
+    CORRECTED = "corrected"  # a difference, with a correction that still stands
+    MATCHED = "matched"  # compared, no difference
+    UNCOVERED = "uncovered"  # not compared, not correctable, or its correction rejected/failed/reverted
+
+
+class RunCover(BaseModel, frozen=True):
     run_id: int
-    inventory_item_id: str
-    location_id: str
-    name: str
     snapshot_at: datetime  # UTC
+    outcome: RunOutcome
+    correction_id: int | None = None
 
 
 def counted_by_snapshot(
@@ -45,13 +55,15 @@ def counted_by_snapshot(
     return occurred_on < snapshot.astimezone(tz).date()
 
 
-def covering_correction(
-    covers: Sequence[CorrectionCover], occurred_at: datetime | None, occurred_on: date, tz: tzinfo
-) -> CorrectionCover | None:
-    """The correction that absorbs a late movement of one quantity: the earliest one whose snapshot
-    counted it. (A later run's comparison already saw the earlier correction as unwritten or applied,
-    so only the earliest covers the movement.) `covers` are those of the same item, location and name."""
-    for cover in sorted(covers, key=lambda c: (c.snapshot_at, c.run_id)):
-        if counted_by_snapshot(occurred_at, occurred_on, cover.snapshot_at, tz):
-            return cover
+def covering_run(
+    runs: Sequence[RunCover], occurred_at: datetime | None, occurred_on: date, tz: tzinfo
+) -> RunCover | None:
+    """The run that absorbs a late movement of one quantity: the earliest whose snapshot counted it
+    and that corrected or matched the item. (A later run's comparison already saw that run's
+    correction as unwritten or applied.) A run that left the item uncovered passes it to the next."""
+    for run in sorted(runs, key=lambda r: (r.snapshot_at, r.run_id)):
+        if run.outcome != RunOutcome.UNCOVERED and counted_by_snapshot(
+            occurred_at, occurred_on, run.snapshot_at, tz
+        ):
+            return run
     return None

@@ -13,11 +13,11 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from reconciler.absorption import CorrectionCover, counted_by_snapshot, covering_correction
+from reconciler.absorption import RunCover, RunOutcome, counted_by_snapshot, covering_run
 from reconciler.ledger.corrections import revert_corrections
 from reconciler.ledger.gate_store import resolve_holds
 from reconciler.ledger.ingest import lock_out_ingest
-from reconciler.ledger.tables import DiscrepancyRecord, Effect, Hold, ReconciliationRun
+from reconciler.ledger.tables import DiscrepancyRecord, Effect, Hold, ReconciliationRun, SnapshotLevel
 from reconciler.messages import HoldDecisionRequest, RevertRequest
 from reconciler.models import EffectState
 from tests.ledger_helpers import DAY, DB_KINDS, FBA, SHOP, context, ledger_engine, read, row, skus
@@ -47,21 +47,21 @@ def test_a_movement_counts_in_the_snapshot_when_it_happened_before_it() -> None:
     assert not counted_by_snapshot(None, DAY, SNAPSHOT, LA)
 
 
-def test_the_earliest_correction_whose_snapshot_counted_the_movement_covers_it() -> None:
-    def cover(effect_id: int, days: int) -> CorrectionCover:
-        return CorrectionCover(
-            effect_id=effect_id,
-            run_id=effect_id,
-            inventory_item_id="i",
-            location_id="l",
-            name="available",
+def test_the_earliest_run_that_corrected_or_matched_the_item_covers_it() -> None:
+    def run(run_id: int, days: int, outcome: RunOutcome) -> RunCover:
+        correction = run_id if outcome == RunOutcome.CORRECTED else None
+        return RunCover(
+            run_id=run_id,
             snapshot_at=SNAPSHOT + timedelta(days=days),
+            outcome=outcome,
+            correction_id=correction,
         )
 
-    covers = [cover(2, 2), cover(1, 0)]
-    assert covering_correction(covers, None, DAY - timedelta(days=3), LA) == cover(1, 0)
-    assert covering_correction(covers, None, DAY + timedelta(days=1), LA) == cover(2, 2)
-    assert covering_correction(covers, None, DAY + timedelta(days=5), LA) is None
+    runs = [run(3, 4, RunOutcome.MATCHED), run(2, 2, RunOutcome.CORRECTED), run(1, 0, RunOutcome.UNCOVERED)]
+    # Run 1 counted it but left it uncovered (its correction was rejected): run 2's correction covers it.
+    assert covering_run(runs, None, DAY - timedelta(days=3), LA) == runs[1]
+    assert covering_run(runs, None, DAY + timedelta(days=3), LA) == runs[0]  # only run 3 counted it
+    assert covering_run(runs, None, DAY + timedelta(days=5), LA) is None
 
 
 # --- the ledger ------------------------------------------------------------------------------------
@@ -131,7 +131,7 @@ def _read(engine: Engine, *rows_: object) -> None:
         list(rows_),  # type: ignore[arg-type]
         first_day=DAY - timedelta(days=2),
         last_day=DAY,
-        sku_map=skus("MUG"),
+        sku_map=skus("MUG", "CUP"),
         ctx=ctx,
     )
 
@@ -150,6 +150,25 @@ def test_late_rows_before_the_snapshot_are_absorbed_and_later_ones_flow(engine: 
     assert by_ref[-2].state == by_ref[-1].state == EffectState.ABSORBED
     assert by_ref[-2].absorbed_by is not None and by_ref[-2].absorbed_by == by_ref[-1].absorbed_by
     assert by_ref[-3].state == by_ref[-4].state == EffectState.PENDING
+
+
+def test_a_run_that_found_the_item_matching_absorbs_its_late_rows(engine: Engine) -> None:
+    """A hand edit of −2 hid the unseen −2 shipment: Shopify matched Amazon's snapshot, no correction
+    was held, and the shipment's late row must not move Shopify away from Amazon."""
+    with Session(engine) as s, s.begin():
+        for state in ("compared", "previewed"):
+            run = ReconciliationRun(account="us", workflow_id="w", snapshot_at=SNAPSHOT, state=state)
+            s.add(run)
+            s.flush()
+            s.add(
+                SnapshotLevel(run_id=run.id, source="shopify", sku="MUG", inventory_item_id="i", available=8)
+            )
+        compared_run = run.id - 1
+    _read(engine, row(quantity=-2, date=DAY - timedelta(days=1)), row(msku="CUP", fnsku="X00CUP"))
+    mug, cup = _effects(engine)
+    assert (mug.state, mug.absorbed_by) == (EffectState.ABSORBED, None)
+    assert f"full reconciliation {compared_run}" in (mug.error or "")
+    assert cup.state == EffectState.PENDING  # not in that run's Shopify snapshot: not compared
 
 
 def test_without_corrections_late_rows_flow(engine: Engine) -> None:

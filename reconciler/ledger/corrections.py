@@ -4,7 +4,6 @@ says why absorbing is right)."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, tzinfo
 from typing import Any
@@ -13,9 +12,9 @@ from sqlalchemy import update
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, col, select
 
-from reconciler.absorption import COVERED_NAMES, CorrectionCover, covering_correction
+from reconciler.absorption import COVERED_NAMES, RunCover, RunOutcome, counted_by_snapshot, covering_run
 from reconciler.clock import as_utc
-from reconciler.ledger.tables import DiscrepancyRecord, Effect, Hold, ReconciliationRun
+from reconciler.ledger.tables import DiscrepancyRecord, Effect, Hold, ReconciliationRun, SnapshotLevel
 from reconciler.messages import RevertRequest, RevertResult
 from reconciler.models import EffectState
 
@@ -25,71 +24,116 @@ REVERT = "correction_revert"
 COVERING = [EffectState.HELD, EffectState.APPROVED, EffectState.IN_FLIGHT, EffectState.APPLIED]
 
 _EFFECT = Effect.__table__  # type: ignore[attr-defined]
-CoverKey = tuple[str, str, str]  # (inventory item id, location id, quantity name)
 
 
 def revert_key(correction_id: int) -> str:
     return f"revert:{correction_id}"
 
 
-def load_covers(conn: Connection, shop: str) -> dict[CoverKey, list[CorrectionCover]]:
-    """The shop's corrections that still cover their snapshot: not rejected, failed or reverted."""
-    e, d, r = _EFFECT, DiscrepancyRecord.__table__, ReconciliationRun.__table__  # type: ignore[attr-defined]
-    rows = conn.execute(
-        select(e.c.id, e.c.inventory_item_id, e.c.location_id, e.c.name, r.c.id, r.c.snapshot_at)
-        .join(d, d.c.effect_id == e.c.id)
-        .join(r, r.c.id == d.c.run_id)
-        .where(
-            e.c.shop == shop,
-            e.c.kind == CORRECTION,
-            e.c.state.in_([s.value for s in COVERING]),
-            r.c.snapshot_at.is_not(None),
-        )
-    ).all()
-    if not rows:
-        return {}
-    reverted = set(conn.execute(select(e.c.key).where(e.c.shop == shop, e.c.kind == REVERT)).scalars())
-    covers: dict[CoverKey, list[CorrectionCover]] = defaultdict(list)
-    for effect_id, item, location, name, run_id, snapshot_at in rows:
-        if revert_key(effect_id) in reverted:
-            continue
-        covers[(item, location, name)].append(
-            CorrectionCover(
-                effect_id=effect_id,
-                run_id=run_id,
-                inventory_item_id=item,
-                location_id=location,
-                name=name,
-                snapshot_at=as_utc(snapshot_at),
-            )
-        )
-    return covers
-
-
-def absorb_late_effects(conn: Connection, shop: str, effects: Sequence[dict[str, Any]], tz: tzinfo) -> int:
-    """Mark, in place, the new effect rows (not yet inserted) that a correction already covers as
-    absorbed by it. Called in the transaction that stores them, before they are inserted. Cheap when
-    the shop has no corrections: one query."""
+def absorb_late_effects(conn: Connection, account: str, effects: Sequence[dict[str, Any]], tz: tzinfo) -> int:
+    """Mark, in place, the new effect rows (not yet inserted) that a reconciliation already covers
+    as absorbed: by its correction, or by a comparison that found the item matching. Called in the
+    transaction that stores them, before they are inserted. Cheap when nothing is late: one query."""
     candidates = [
         row
         for row in effects
-        if row["location"] == "fba" and row["name"] in COVERED_NAMES and row["state"] == EffectState.PENDING
+        if row["location"] == "fba"
+        and row["name"] in COVERED_NAMES
+        and row["state"] == EffectState.PENDING
+        and row.get("occurred_on") is not None
     ]
     if not candidates:
         return 0
-    covers = load_covers(conn, shop)
-    if not covers:
+    runs = _compared_runs(conn, account)
+    late = [
+        (row, counted)
+        for row in candidates
+        if (
+            counted := [
+                (run_id, at)
+                for run_id, at in runs
+                if counted_by_snapshot(row.get("occurred_at"), row["occurred_on"], at, tz)
+            ]
+        )
+    ]
+    if not late:
         return 0
+    views = _run_views(
+        conn,
+        {run_id for _, counted in late for run_id, _ in counted},
+        {row["shopify_sku"] for row, _ in late},
+    )
     absorbed = 0
-    for row in candidates:
-        mine = covers.get((row["inventory_item_id"], row["location_id"], row["name"]))
-        if not mine or row.get("occurred_on") is None:
+    for row, counted in late:
+        covers = [
+            RunCover(
+                run_id=run_id,
+                snapshot_at=at,
+                **views.get((run_id, row["shopify_sku"], row["name"]), {"outcome": RunOutcome.UNCOVERED}),
+            )
+            for run_id, at in counted
+        ]
+        cover = covering_run(covers, row.get("occurred_at"), row["occurred_on"], tz)
+        if cover is None:
             continue
-        cover = covering_correction(mine, row.get("occurred_at"), row["occurred_on"], tz)
-        if cover is not None:
-            row["state"], row["absorbed_by"] = EffectState.ABSORBED.value, cover.effect_id
-            absorbed += 1
+        row["state"], row["absorbed_by"] = EffectState.ABSORBED.value, cover.correction_id
+        if cover.outcome == RunOutcome.MATCHED:
+            row["error"] = (
+                f"absorbed by full reconciliation {cover.run_id}: Shopify already matched Amazon's "
+                "snapshot, which counted this movement"
+            )
+        absorbed += 1
     return absorbed
+
+
+def _compared_runs(conn: Connection, account: str) -> list[tuple[int, datetime]]:
+    r = ReconciliationRun.__table__  # type: ignore[attr-defined]
+    return [
+        (run_id, as_utc(at))
+        for run_id, at in conn.execute(
+            select(r.c.id, r.c.snapshot_at).where(
+                r.c.account == account, r.c.state == "compared", r.c.snapshot_at.is_not(None)
+            )
+        )
+    ]
+
+
+def _run_views(
+    conn: Connection, run_ids: set[int], skus: set[str]
+) -> dict[tuple[int, str, str], dict[str, Any]]:
+    """(run, Shopify SKU, name) → RunCover fields, for the runs and SKUs of late rows (a few)."""
+    e, d = _EFFECT, DiscrepancyRecord.__table__  # type: ignore[attr-defined]
+    lv = SnapshotLevel.__table__  # type: ignore[attr-defined]
+    views: dict[tuple[int, str, str], dict[str, Any]] = {}
+    for run_id, sku in conn.execute(
+        select(lv.c.run_id, lv.c.sku).where(
+            lv.c.run_id.in_(run_ids), lv.c.source == "shopify", lv.c.sku.in_(skus)
+        )
+    ):
+        for name in COVERED_NAMES:  # compared; a difference below overrides
+            views[(run_id, sku, name)] = {"outcome": RunOutcome.MATCHED}
+    found = conn.execute(
+        select(d.c.run_id, d.c.sku, d.c.name, d.c.effect_id, e.c.state, e.c.shop)
+        .select_from(d.outerjoin(e, e.c.id == d.c.effect_id))
+        .where(d.c.run_id.in_(run_ids), d.c.sku.in_(skus), d.c.location == "fba")
+    ).all()
+    reverted = set(
+        conn.execute(
+            select(e.c.key).where(e.c.kind == REVERT, e.c.key.in_([revert_key(f[3]) for f in found if f[3]]))
+        ).scalars()
+    )
+    for run_id, sku, name, effect_id, state, _ in found:
+        standing = (
+            effect_id is not None
+            and state in [c.value for c in COVERING]
+            and revert_key(effect_id) not in reverted
+        )
+        views[(run_id, sku, name)] = (
+            {"outcome": RunOutcome.CORRECTED, "correction_id": effect_id}
+            if standing
+            else {"outcome": RunOutcome.UNCOVERED}
+        )
+    return views
 
 
 def release_absorbed(s: Session, correction_ids: Iterable[int], why: str) -> int:

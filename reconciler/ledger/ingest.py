@@ -288,6 +288,7 @@ class _Deriver:
                     "occurred_on": movement["occurred_on"],
                     "occurred_at": movement.get("occurred_at"),
                     "absorbed_by": None,
+                    "error": None,
                     "created_at": self._now,
                 }
             )
@@ -498,7 +499,7 @@ def _store_ledger_rows(
             payload = {"row": row.model_dump(mode="json"), "shipments_source": shipments_source.value}
             quarantine.append(_quarantine_row(ctx, LEDGER, movement["key"], problem, movement_id, payload))
     result.quarantined += len(quarantine)
-    result.absorbed += absorb_late_effects(conn, ctx.shop, effects, ctx.tz)
+    result.absorbed += absorb_late_effects(conn, ctx.account, effects, ctx.tz)
     _insert(conn, _EFFECTS, effects)
     result.effects += len(effects)
     _insert(conn, _QUARANTINE, quarantine)
@@ -644,7 +645,7 @@ def ingest_order_shipments(
                 quarantine.append(
                     _quarantine_row(ctx, ORDERS, movement["key"], problem, movement_id, payload)
                 )
-        result.absorbed = absorb_late_effects(conn, ctx.shop, effects, ctx.tz)
+        result.absorbed = absorb_late_effects(conn, ctx.account, effects, ctx.tz)
         _insert(conn, _EFFECTS, effects)
         _insert(conn, _QUARANTINE, quarantine)
         alert_quarantined(conn, ctx.account, ORDERS, [q["reason"] for q in quarantine])
@@ -717,7 +718,7 @@ def retry_quarantined(engine: Engine, ctx: IngestContext, *, skus: Mapping[str, 
                 resolved.append(e.id)
             elif problem != e.reason:
                 reasons.append({"_id": e.id, "reason": problem})
-        result.absorbed = absorb_late_effects(conn, ctx.shop, effects, ctx.tz)
+        result.absorbed = absorb_late_effects(conn, ctx.account, effects, ctx.tz)
         _insert(conn, _EFFECTS, effects)
         if resolved:
             conn.execute(
