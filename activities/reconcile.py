@@ -109,7 +109,14 @@ class ReconcileActivities:
             request = s.get(ReportRequest, request_id)
             assert request is not None
             account, document_id, snapshot_at = request.account, request.document_id, request.data_end
-        text = await self._clients.amazon(account).download_document(document_id) if document_id else ""
+            report_id = request.report_id
+        amazon = self._clients.amazon(account)
+        if report_id:
+            # The stock is Amazon's when it started processing, not when we asked: movements in between
+            # are in the snapshot, and the comparison and late rows are judged by this time.
+            status = await amazon.get_report(report_id)
+            snapshot_at = status.processing_start or snapshot_at
+        text = await amazon.download_document(document_id) if document_id else ""
         rows, issues = (
             await asyncio.to_thread(flat_reports.parse_inventory_report, text) if text else ([], [])
         )

@@ -56,7 +56,10 @@ class Rules(BaseModel):
     # Full reconciliation's Amazon snapshot: "report" (the MYI inventory report, any size), "summaries"
     # (getInventorySummaries: 50 SKUs a page, 2 pages a second) or "auto": summaries while the
     # account's catalogue is at most `summaries_max_skus` SKUs, the report above that or when unknown.
-    reconcile_snapshot: Literal["auto", "report", "summaries"] = "auto"
+    # The report is the default: it says when its stock was taken (`processingStartTime`), which the
+    # comparison and the absorbing of late rows depend on; summaries carry no such time, so their
+    # snapshot is only known to within one request's round trip.
+    reconcile_snapshot: Literal["auto", "report", "summaries"] = "report"
     summaries_max_skus: int = Field(default=500, ge=0, le=100_000)
 
 

@@ -127,6 +127,8 @@ class ReportStatus(BaseModel):
     report_id: str
     processing_status: str  # IN_QUEUE | IN_PROGRESS | DONE | CANCELLED | FATAL
     document_id: str | None = None
+    # When Amazon started processing: a snapshot report (inventory) shows the stock of that moment.
+    processing_start: datetime | None = None
 
 
 class OrderItemShipment(BaseModel):

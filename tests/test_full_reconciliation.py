@@ -12,8 +12,10 @@ from pathlib import Path
 from sqlmodel import Session, select
 from temporalio.client import Client
 
+from integrations.amazon.flat_reports import INVENTORY_REPORT
 from ops import control
-from reconciler.ledger.tables import Alert, Hold
+from reconciler.clock import as_utc
+from reconciler.ledger.tables import Alert, Hold, ReconciliationRun
 from reconciler.messages import HoldDecision, ReconcileSummary, RevertRequest
 from reconciler.models import EffectState
 from tests.harness import SandboxEnv, eventually, item, run_cycle, small_scenario
@@ -70,6 +72,14 @@ async def test_manual_edit_and_late_row_corrected_once_then_reverted(
 
         summary = await _reconcile(env)
         assert summary.discrepancies == 1 and summary.corrections_held == 1
+        with Session(env.engine) as s:
+            run = s.get(ReconciliationRun, summary.run_id)
+            assert run is not None and run.snapshot_at is not None
+        # The snapshot's time is when Amazon started processing the report, which is when the stock
+        # in it was taken, not when we asked: late rows are judged against that moment.
+        (report,) = [r for r in env.amazon.reports.values() if r.report_type == INVENTORY_REPORT][-1:]
+        assert report.processing_start > report.created_at  # (reports carry whole seconds)
+        assert as_utc(run.snapshot_at) == report.processing_start.replace(microsecond=0)
         (correction,) = env.effects()
         assert (correction.kind, correction.delta, correction.state) == ("correction", 2, EffectState.HELD)
         with Session(env.engine) as s:

@@ -243,7 +243,7 @@ async def get_report(request: web.Request) -> web.Response:
         "dataStartTime": _iso(report.data_start),
     }
     if status != "IN_QUEUE":
-        body["processingStartTime"] = _iso(report.created_at + (report.done_at - report.created_at) / 4)
+        body["processingStartTime"] = _iso(report.processing_start)
     if status in ("DONE", "CANCELLED", "FATAL"):
         body["processingEndTime"] = _iso(report.done_at)
     if status == "DONE" and report.document_id:

@@ -292,10 +292,14 @@ class SimReport:
     row_count: int = 0
     document_id: str | None = None
 
+    @property
+    def processing_start(self) -> datetime:
+        return self.created_at + (self.done_at - self.created_at) / 4
+
     def status(self, now: datetime) -> str:
         if now >= self.done_at:
             return self.outcome
-        if now >= self.created_at + (self.done_at - self.created_at) / 4:
+        if now >= self.processing_start:
             return "IN_PROGRESS"
         return "IN_QUEUE"
 
@@ -1230,7 +1234,9 @@ class AmazonWorld:
         if report_type not in SUPPORTED_REPORTS or self.fault("report_fatal"):
             report.outcome = "FATAL"
         else:
-            rows = self.report_rows_for(report_type, data_start, data_end, now)
+            # An inventory snapshot is Amazon's stock when processing starts (`processingStartTime`).
+            moment = report.processing_start if report_type == INVENTORY_REPORT else now
+            rows = self.report_rows_for(report_type, data_start, data_end, moment)
             report.row_count = len(rows)
             if not rows or self.fault("report_cancelled"):
                 report.outcome = "CANCELLED"
