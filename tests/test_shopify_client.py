@@ -333,8 +333,8 @@ async def test_concurrent_request_with_same_key_is_transient_error():
 @pytest.mark.asyncio
 async def test_throttled_is_waited_out_and_retried():
     world = make_world()
-    world.bucket.drain()
     async with running(world) as (client, _):
+        world.bucket.drain()  # now, not before the server started: a slow start would refill it
         started = time.monotonic()
         locations = await client.locations()
         waited = time.monotonic() - started

@@ -90,8 +90,10 @@ async def test_responses_carry_shopify_cost_extensions():
 @pytest.mark.asyncio
 async def test_drained_bucket_answers_throttled_like_shopify():
     world = make_world()
-    world.bucket.drain()
     runner, base_url = await start(world)
+    # Drained, and restoring 1 point a second: a slow start of the server cannot refill the bucket.
+    world.bucket.restore_rate = 1.0
+    world.bucket.drain()
     try:
         status, body = await post_graphql(base_url, operations.source(operations.LOCATIONS), {"first": 10})
     finally:
