@@ -247,7 +247,7 @@ class AmazonClient:
             report_id=str(payload.get("reportId", report_id)),
             processing_status=str(payload.get("processingStatus", "")),
             document_id=payload.get("reportDocumentId"),
-            processing_start=_timestamp(payload.get("processingStartTime")),
+            processing_start=_parse_time(start) if (start := payload.get("processingStartTime")) else None,
         )
 
     async def download_document(self, document_id: str) -> str:
@@ -507,14 +507,3 @@ class AmazonClient:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
-
-
-def _timestamp(value: object) -> datetime | None:
-    """An ISO 8601 time from a payload (`Z` or an offset), or None when absent or unreadable."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

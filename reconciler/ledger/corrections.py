@@ -113,7 +113,7 @@ def _run_views(
         for name in COVERED_NAMES:  # compared; a difference below overrides
             views[(run_id, sku, name)] = {"outcome": RunOutcome.MATCHED}
     found = conn.execute(
-        select(d.c.run_id, d.c.sku, d.c.name, d.c.effect_id, e.c.state, e.c.shop)
+        select(d.c.run_id, d.c.sku, d.c.name, d.c.effect_id, e.c.state)
         .select_from(d.outerjoin(e, e.c.id == d.c.effect_id))
         .where(d.c.run_id.in_(run_ids), d.c.sku.in_(skus), d.c.location == "fba")
     ).all()
@@ -122,7 +122,7 @@ def _run_views(
             select(e.c.key).where(e.c.kind == REVERT, e.c.key.in_([revert_key(f[3]) for f in found if f[3]]))
         ).scalars()
     )
-    for run_id, sku, name, effect_id, state, _ in found:
+    for run_id, sku, name, effect_id, state in found:
         standing = (
             effect_id is not None
             and state in [c.value for c in COVERING]
